@@ -1,0 +1,1 @@
+"""zir's virtual machines: stack mode (ZBC) and register mode, frames, pools, profiler, async runtime."""

@@ -1,0 +1,7 @@
+"""ZBC, zir's stack bytecode: the `Code` object, its `.zasm` text form, JSON form and verifier."""
+
+from __future__ import annotations
+
+from zir.bytecode.code import COROUTINE, GENERATOR, NESTED, VARARGS, VARKEYWORDS, Code, Handler, ZInstr
+
+__all__ = ["COROUTINE", "GENERATOR", "NESTED", "VARARGS", "VARKEYWORDS", "Code", "Handler", "ZInstr"]
