@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from zir.bytecode.code import COROUTINE, GENERATOR, NESTED, VARARGS, VARKEYWORDS, Code, Handler, ZInstr
+from zir.bytecode.code import COROUTINE, GENERATOR, HOST, NESTED, VARARGS, VARKEYWORDS, Code, Handler, ZInstr
 
-__all__ = ["COROUTINE", "GENERATOR", "NESTED", "VARARGS", "VARKEYWORDS", "Code", "Handler", "ZInstr"]
+__all__ = ["COROUTINE", "GENERATOR", "HOST", "NESTED", "VARARGS", "VARKEYWORDS", "Code", "Handler", "ZInstr"]

@@ -20,7 +20,10 @@ VARKEYWORDS = "varkeywords"
 GENERATOR = "generator"
 COROUTINE = "coroutine"
 NESTED = "nested"
-FLAG_NAMES = frozenset({VARARGS, VARKEYWORDS, GENERATOR, COROUTINE, NESTED})
+#: A nested code object the front end could not translate (a class body, say): it can only become a
+#: host function through MAKE_FUNCTION (from its `pycode`); it has no instructions and no JSON form.
+HOST = "host"
+FLAG_NAMES = frozenset({VARARGS, VARKEYWORDS, GENERATOR, COROUTINE, NESTED, HOST})
 
 
 @attrs.define(slots=True, eq=True)
