@@ -222,10 +222,11 @@ _row("is_not", 2, True, impl=operator.is_not, commutative=True, zbc="IS_NOT", po
      pushes=_fixed(1), symbol="is not", doc="`a is not b` (identity; pure)")
 
 # Unary operators and the truth test.
-for _n, _f, _s in [("neg", operator.neg, "-"), ("pos", operator.pos, "+"),
-                   ("invert", operator.invert, "~"), ("not", operator.not_, "not"),
-                   ("truth", bool, "bool")]:
-    _row(_n, 1, True, effects=DUNDER, impl=_f, zbc=_n.upper(), pops=_fixed(1), pushes=_fixed(1),
+_UNARY: list[tuple[str, Callable[[Any], Any], str]] = [
+    ("neg", operator.neg, "-"), ("pos", operator.pos, "+"), ("invert", operator.invert, "~"),
+    ("not", operator.not_, "not"), ("truth", bool, "bool")]
+for _n, _u, _s in _UNARY:
+    _row(_n, 1, True, effects=DUNDER, impl=_u, zbc=_n.upper(), pops=_fixed(1), pushes=_fixed(1),
          symbol=_s, doc=f"`{_s} a`" if _n != "truth" else "`bool(a)`, the truth test")
 
 # Values and copies.
