@@ -17,18 +17,35 @@ from typing import Any
 
 from zir.ir import UNBOUND, Block, Const, Function, Instr, Module, Phi, Value, Var
 
-_BARE = re.compile(r"^[A-Za-z0-9_.$]+$")
+_BARE = re.compile(r"[A-Za-z0-9_.$]+")
 
 
 def format_name(sigil: str, name: str) -> str:
     """`%name` / `^name` / `@name`, quoted when the name has characters outside [A-Za-z0-9_.$]."""
-    if _BARE.match(name):
+    if _BARE.fullmatch(name):
         return sigil + name
     return sigil + _quote(name)
 
 
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _escape_char(c: str) -> str:
+    if c in _ESCAPES:
+        return _ESCAPES[c]
+    if c.isprintable():
+        return c
+    # Control characters, line/paragraph separators, lone surrogates: keep the text one line and
+    # encodable, spelled as Python spells them.
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
 def _quote(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    """A double-quoted string literal; escapes: \\\\ \\" \\n \\t \\r \\xNN \\uNNNN \\UNNNNNNNN."""
+    if s.isprintable() and '"' not in s and "\\" not in s:
+        return '"' + s + '"'
+    return '"' + "".join(map(_escape_char, s)) + '"'
 
 
 def format_literal(value: Any) -> str:
@@ -47,6 +64,9 @@ def format_literal(value: Any) -> str:
         return repr(value)
     if isinstance(value, complex):
         return repr(value)
+    if isinstance(value, int) and value.bit_length() > 10000:
+        # Past sys.get_int_max_str_digits() decimal conversion raises; hex has no such limit.
+        return hex(value)
     if isinstance(value, (int, bytes)):
         return repr(value)
     if isinstance(value, str):
@@ -55,7 +75,7 @@ def format_literal(value: Any) -> str:
         inner = ", ".join(format_literal(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if isinstance(value, frozenset):
-        items = sorted((format_literal(v) for v in value))
+        items = sorted(format_literal(v) for v in value)
         return "frozenset({" + ", ".join(items) + "})" if items else "frozenset()"
     name = getattr(value, "name", None) or getattr(value, "co_name", None) or type(value).__name__
     return f"<{type(value).__name__} {name}>"
@@ -83,7 +103,7 @@ def format_instr(i: Instr) -> str:
 
 def format_phi(p: Phi) -> str:
     inc = ", ".join(f"[{format_name('^', lbl)}: {format_value(v)}]" for lbl, v in p.incoming.items())
-    return f"{format_name('%', p.dest.name)} = phi {inc}"
+    return f"{format_name('%', p.dest.name)} = phi" + (" " + inc if inc else "")
 
 
 def format_block(b: Block) -> str:
@@ -97,20 +117,22 @@ def format_block(b: Block) -> str:
 
 
 def format_params(f: Function) -> str:
+    """Parameters in Python's order: `%a, /, %b, *%args, %k, **%kw` (or a bare `*` before keyword-only
+    ones). `f.params` is in CPython's co_varnames order: positional, keyword-only, *args, **kwargs."""
     sig = f.signature
     names = [format_name("%", p.name) for p in f.params]
     npos = len(names) - sig.kwonly - int(sig.varargs) - int(sig.varkw)
     out = names[:npos]
     if sig.posonly:
         out.insert(sig.posonly, "/")
-    rest = names[npos:]
+    kwonly = names[npos:npos + sig.kwonly]
     if sig.varargs:
-        out.append("*" + rest.pop(0))
+        out.append("*" + names[npos + sig.kwonly])
     elif sig.kwonly:
         out.append("*")
-    out += rest[: sig.kwonly]
+    out += kwonly
     if sig.varkw:
-        out.append("**" + rest[sig.kwonly])
+        out.append("**" + names[-1])
     return ", ".join(out)
 
 
@@ -121,7 +143,7 @@ def format_function(f: Function) -> str:
     if f.freevars:
         head += " free(" + ", ".join(format_name("", c) for c in f.freevars) + ")"
     if f.flags:
-        head += " flags(" + ", ".join(sorted(f.flags)) + ")"
+        head += " flags(" + ", ".join(format_name("", c) for c in sorted(f.flags)) + ")"
     if f.ssa:
         head += " ssa"
     body = "\n".join(format_block(b) for b in f.blocks)
