@@ -90,6 +90,12 @@ class OpDef:
     pops: Callable[[int], int] = _fixed(0)
     pushes: Callable[[int], int] = _fixed(0)
     branch_pushes: Callable[[int], int] | None = None
+    #: Valid ZBC arguments are `zmin <= arg <= zmax` (for IMM/COUNT; None: no upper bound).
+    zmin: int = 0
+    zmax: int | None = None
+    #: How many stack items the ZBC form needs to exist (it may read below what it pops, e.g.
+    #: LIST_APPEND reaching its list); None means `pops(arg)`. The ZBC verifier checks it.
+    reach: Callable[[int], int] | None = None
     generic: bool = True
     symbol: str | None = None  #: Python operator spelling, for docs and messages
     doc: str = ""
@@ -246,9 +252,9 @@ _row("delete_fast", 0, False, ir=False, zbc="DELETE_FAST", zarg=ZArg.LOCAL, effe
 _row("nop", 0, False, ir=False, zbc="NOP", doc="do nothing")
 _row("pop_top", 0, False, ir=False, zbc="POP_TOP", pops=_fixed(1), generic=False, doc="drop the top item")
 _row("copy_n", 0, False, ir=False, zbc="COPY", zarg=ZArg.IMM, pops=lambda a: a, pushes=lambda a: a + 1,
-     generic=False, doc="push a copy of the item `arg` deep (1 = top)")
+     zmin=1, generic=False, doc="push a copy of the item `arg` deep (1 = top)")
 _row("swap", 0, False, ir=False, zbc="SWAP", zarg=ZArg.IMM, pops=lambda a: a, pushes=lambda a: a,
-     generic=False, doc="swap the top item with the one `arg` deep")
+     zmin=2, generic=False, doc="swap the top item with the one `arg` deep")
 
 # Globals, attributes, subscripts, cells.
 _row("load_global", 0, True, effects=R | X, attrs=("name",), zbc="LOAD_GLOBAL", zarg=ZArg.NAME,
@@ -291,11 +297,11 @@ _row("build_const_key_map", VARIADIC, True, effects=DUNDER, impl=build_const_key
      zbc="BUILD_CONST_KEY_MAP", zarg=ZArg.COUNT, pops=_plus(1), pushes=_fixed(1),
      doc="a new dict from values and a final tuple of keys")
 _row("build_slice", VARIADIC, True, impl=slice, zbc="BUILD_SLICE", zarg=ZArg.COUNT, pops=lambda a: a,
-     pushes=_fixed(1), doc="`slice(start, stop[, step])`")
+     pushes=_fixed(1), zmin=2, zmax=3, doc="`slice(start, stop[, step])`")
 _row("build_string", VARIADIC, True, impl=build_string, zbc="BUILD_STRING", zarg=ZArg.COUNT,
      pops=lambda a: a, pushes=_fixed(1), doc="concatenate f-string pieces")
 _row("format_value", VARIADIC, True, effects=DUNDER, impl=format_value, attrs=("flags",),
-     zbc="FORMAT_VALUE", zarg=ZArg.IMM, pops=lambda a: 2 if a & 4 else 1, pushes=_fixed(1),
+     zbc="FORMAT_VALUE", zarg=ZArg.IMM, pops=lambda a: 2 if a & 4 else 1, pushes=_fixed(1), zmax=7,
      doc="format an f-string field (`flags & 3` conversion, `flags & 4` spec operand)")
 _row("list_to_tuple", 1, True, impl=list_to_tuple, zbc="LIST_TO_TUPLE", pops=_fixed(1), pushes=_fixed(1),
      doc="`tuple(list)`")
@@ -304,8 +310,9 @@ for _n, _k, _d in [("list_append", 1, "`list.append(v)`"), ("set_add", 1, "`set.
                    ("map_add", 2, "`d[k] = v`"), ("list_extend", 1, "`list.extend(it)`"),
                    ("set_update", 1, "`set.update(it)`"), ("dict_update", 1, "`dict.update(m)`"),
                    ("dict_merge", 1, "merge `**m` into call keywords (TypeError on duplicates)")]:
+    # DICT_MERGE also names the callable (2 below the dict) in its duplicate-keyword TypeError.
     _row(_n, _k + 1, False, effects=DUNDER | W, zbc=_n.upper(), zarg=ZArg.IMM, pops=_fixed(_k),
-         generic=False, doc=_d)
+         zmin=1, reach=_plus(_k + (2 if _n == "dict_merge" else 0)), generic=False, doc=_d)
 
 # Unpacking. ZBC pushes the items; IR makes a checked tuple and reads it with `tuple_item`.
 _row("unpack_sequence", 0, False, ir=False, effects=DUNDER, zbc="UNPACK_SEQUENCE", zarg=ZArg.COUNT,
@@ -328,7 +335,7 @@ _row("call_kw", VARIADIC, True, effects=DUNDER | R | W, zbc="CALL_KW", zarg=ZArg
 _row("call_ex", 3, True, effects=DUNDER | R | W, zbc="CALL_EX", pops=_fixed(3), pushes=_fixed(1),
      doc="`f(*args, **kwargs)`; kwargs may be None")
 _row("make_function", VARIADIC, True, attrs=("flags",), zbc="MAKE_FUNCTION", zarg=ZArg.IMM,
-     pops=lambda a: 1 + bin(a & 0xF).count("1"), pushes=_fixed(1),
+     pops=lambda a: 1 + bin(a & 0xF).count("1"), pushes=_fixed(1), zmax=0xF,
      doc="a function from [defaults][, kwdefaults][, annotations][, closure], code (CPython's flags)")
 _row("load_build_class", 0, True, effects=R, zbc="LOAD_BUILD_CLASS", pushes=_fixed(1),
      doc="`builtins.__build_class__`")
@@ -372,10 +379,10 @@ _row("cbr_more", 1, False, effects=C, terminator=True, targets=2,
 _row("ret", 1, False, effects=C, terminator=True, zbc="RETURN_VALUE", pops=_fixed(1), generic=False,
      doc="return the operand")
 _row("raise", VARIADIC, False, effects=C | X, terminator=True, zbc="RAISE_VARARGS", zarg=ZArg.COUNT,
-     pops=lambda a: a, generic=False,
+     pops=lambda a: a, zmax=2, generic=False,
      doc="`raise` (re-raise the handled exception), `raise e` or `raise e from cause`")
 _row("reraise", 1, False, effects=C | X, terminator=True, zbc="RERAISE", zarg=ZArg.IMM,
-     pops=lambda a: 1 + (a != 0), generic=False,
+     pops=lambda a: 1 + (a != 0), reach=_plus(1), generic=False,
      doc="re-raise an exception object unchanged (end of a handler that did not match)")
 for _n, _z, _keep in [("pop_jump_if_false", "POP_JUMP_IF_FALSE", 0), ("pop_jump_if_true", "POP_JUMP_IF_TRUE", 0),
                       ("pop_jump_if_none", "POP_JUMP_IF_NONE", 0),

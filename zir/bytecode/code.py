@@ -10,6 +10,7 @@ PRECALL/KW_NAMES, and jumps are absolute instruction indices.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import attrs
@@ -24,6 +25,45 @@ NESTED = "nested"
 #: host function through MAKE_FUNCTION (from its `pycode`); it has no instructions and no JSON form.
 HOST = "host"
 FLAG_NAMES = frozenset({VARARGS, VARKEYWORDS, GENERATOR, COROUTINE, NESTED, HOST})
+
+#: The Python types a ZBC constant may have besides a nested `Code` (which may appear only as a
+#: top-level entry of `Code.consts`). Tuples, frozensets and slices hold literals only. Every
+#: text and serialized form can spell exactly these.
+LITERAL_TYPES: tuple[type, ...] = (
+    int, float, complex, str, bytes, bool, type(None), type(Ellipsis), tuple, frozenset, slice,
+)
+
+
+def literal_key(value: Any) -> Any:
+    """A key that tells constants apart exactly: `1`, `1.0` and `True` differ, `0.0` and `-0.0`
+    differ, every nan equals every nan. Nested `Code` objects compare structurally.
+
+    `Code` equality compares `consts`, `defaults` and `kwdefaults` through this key, so a Code read
+    back from `.zasm` or JSON equals the original even when it holds nan or signed zeros.
+    """
+    if isinstance(value, Code):
+        return ("code", value)
+    if isinstance(value, tuple):
+        return ("tuple", tuple(literal_key(v) for v in value))
+    if isinstance(value, frozenset):
+        return ("frozenset", frozenset(literal_key(v) for v in value))
+    if isinstance(value, slice):
+        return ("slice", literal_key(value.start), literal_key(value.stop), literal_key(value.step))
+    if isinstance(value, float):
+        return ("float", "nan" if math.isnan(value) else repr(value))
+    if isinstance(value, complex):
+        return ("complex", repr(value))
+    if type(value) in (int, bool, str, bytes, type(None), type(Ellipsis)):
+        return (type(value).__name__, value)
+    return ("object", value)
+
+
+def _consts_key(values: list[Any] | tuple[Any, ...]) -> Any:
+    return tuple(literal_key(v) for v in values)
+
+
+def _kwdefaults_key(values: dict[str, Any]) -> Any:
+    return {k: literal_key(v) for k, v in values.items()}
 
 
 @attrs.define(slots=True, eq=True)
@@ -61,11 +101,12 @@ class Code:
     `defaults`/`kwdefaults` are used when the Code is run directly (from `.zasm`, JSON or a
     builder); a Code from the CPython front end takes them from the function object instead.
     `pycode` is the CPython code object it was translated from (not part of equality or JSON).
+    Constants compare exactly (see `literal_key`): `-0.0` differs from `0.0`, nan equals nan.
     """
 
     name: str
     instrs: list[ZInstr] = attrs.field(factory=list)
-    consts: list[Any] = attrs.field(factory=list)
+    consts: list[Any] = attrs.field(factory=list, eq=_consts_key)
     names: list[str] = attrs.field(factory=list)
     varnames: list[str] = attrs.field(factory=list)
     cellvars: list[str] = attrs.field(factory=list)
@@ -74,13 +115,15 @@ class Code:
     posonlyargcount: int = 0
     kwonlyargcount: int = 0
     flags: frozenset[str] = frozenset()
-    defaults: tuple[Any, ...] = ()
-    kwdefaults: dict[str, Any] = attrs.field(factory=dict)
+    defaults: tuple[Any, ...] = attrs.field(default=(), eq=_consts_key)
+    kwdefaults: dict[str, Any] = attrs.field(factory=dict, eq=_kwdefaults_key)
     handlers: list[Handler] = attrs.field(factory=list)
     filename: str = "<zbc>"
     firstlineno: int = 1
     qualname: str = ""
     pycode: Any = attrs.field(default=None, eq=False, repr=False)
+    #: The maximum operand stack depth, recorded by `zir.bytecode.verify` (None until verified).
+    stacksize: int | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def nparams(self) -> int:
@@ -100,6 +143,9 @@ class Code:
                 return self.instrs[i].line
         return self.firstlineno
 
-    def where(self, index: int) -> str:
-        """`file:line (function name, offset N)`, for error messages."""
+    def where(self, index: int | None = None) -> str:
+        """`file:line (function name, offset N)`, for error messages; without an index, the code
+        object's own place `file:firstlineno (function name)`."""
+        if index is None:
+            return f"{self.filename}:{self.firstlineno} (function {self.name})"
         return f"{self.filename}:{self.line_of(index)} (function {self.name}, offset {index})"
