@@ -239,14 +239,21 @@ for _n, _u, _s in _UNARY:
 _row("const", 1, True, ir=True, zbc="LOAD_CONST", zarg=ZArg.CONST, pushes=_fixed(1), generic=False,
      doc="a literal; in ZBC, push `consts[arg]`; in IR, `%x = const 5` (operand must be a literal)")
 _row("copy", 1, True, doc="`%x = copy %y`: a move between virtual registers")
-_row("check_bound", 1, False, effects=X, attrs=("name",),
-     doc="raise UnboundLocalError if the local (operand) holds no value")
+_row("check_bound", 1, False, effects=X, attrs=("name",), zbc="CHECK_BOUND", zarg=ZArg.NAME, pops=_fixed(1),
+     doc="raise UnboundLocalError naming local `name` if the operand is UNBOUND (the local holds no "
+         "value); in ZBC the operand comes from LOAD_FAST_UNCHECKED")
 
 # Stack-only data movement (ZBC).
 _row("load_fast", 0, False, ir=False, zbc="LOAD_FAST", zarg=ZArg.LOCAL, effects=X, pushes=_fixed(1),
-     generic=False, doc="push local `varnames[arg]`; UnboundLocalError when it holds no value")
+     generic=False, doc="push local `varnames[arg]`; UnboundLocalError when it holds no value "
+                        "(never assigned, deleted, or UNBOUND stored into it)")
+_row("load_fast_unchecked", 0, False, ir=False, zbc="LOAD_FAST_UNCHECKED", zarg=ZArg.LOCAL,
+     pushes=_fixed(1), generic=False,
+     doc="push local `varnames[arg]`, or zir.UNBOUND when it holds no value (never raises); stackify "
+         "uses it to move maybe-unbound values (`copy`) and to feed CHECK_BOUND")
 _row("store_fast", 0, False, ir=False, zbc="STORE_FAST", zarg=ZArg.LOCAL, pops=_fixed(1), generic=False,
-     doc="pop into local `varnames[arg]`")
+     doc="pop into local `varnames[arg]`; storing zir.UNBOUND (from LOAD_CONST or "
+         "LOAD_FAST_UNCHECKED) leaves the local holding no value")
 _row("delete_fast", 0, False, ir=False, zbc="DELETE_FAST", zarg=ZArg.LOCAL, effects=X, generic=False,
      doc="unbind local `varnames[arg]` (UnboundLocalError when unbound)")
 _row("nop", 0, False, ir=False, zbc="NOP", doc="do nothing")
@@ -320,12 +327,16 @@ _row("unpack_sequence", 0, False, ir=False, effects=DUNDER, zbc="UNPACK_SEQUENCE
 _row("unpack_ex", 0, False, ir=False, effects=DUNDER, zbc="UNPACK_EX", zarg=ZArg.IMM, pops=_fixed(1),
      pushes=lambda a: (a & 0xFF) + (a >> 8) + 1, generic=False,
      doc="starred unpacking: `arg & 0xFF` before the star, `arg >> 8` after")
-_row("unpack", 1, True, effects=DUNDER, attrs=("count",),
-     doc="a tuple of exactly `count` items from an iterable (ValueError otherwise)")
-_row("unpack_star", 1, True, effects=DUNDER, attrs=("before", "after"),
-     doc="a tuple `(*before, [rest...], *after)` for starred unpacking")
-_row("tuple_item", 1, True, impl=operator.getitem, attrs=("index",),
-     doc="item `index` of a tuple made by `unpack`/`unpack_star` (pure)")
+_row("unpack", 1, True, effects=DUNDER, attrs=("count",), zbc="UNPACK", zarg=ZArg.IMM, pops=_fixed(1),
+     pushes=_fixed(1), doc="a tuple of exactly `count` items from an iterable (ValueError otherwise, "
+                           "with UNPACK_SEQUENCE's messages)")
+# ZBC UNPACK_STAR packs both attributes into its argument as UNPACK_EX does: before | after << 8.
+_row("unpack_star", 1, True, effects=DUNDER, attrs=("before", "after"), zbc="UNPACK_STAR", zarg=ZArg.IMM,
+     pops=_fixed(1), pushes=_fixed(1), zmax=0xFFFF, generic=False,
+     doc="a tuple `(*before, [rest...], *after)` for starred unpacking (UNPACK_EX's checks and "
+         "messages); ZBC argument `before | after << 8`")
+_row("tuple_item", 1, True, impl=operator.getitem, attrs=("index",), zbc="TUPLE_ITEM", zarg=ZArg.IMM,
+     pops=_fixed(1), pushes=_fixed(1), doc="item `index` of a tuple made by `unpack`/`unpack_star` (pure)")
 
 # Calls and functions.
 _row("call", VARIADIC, True, effects=DUNDER | R | W, zbc="CALL", zarg=ZArg.COUNT, pops=_plus(1),
@@ -352,8 +363,9 @@ _row("get_iter", 1, True, effects=DUNDER, impl=iter, zbc="GET_ITER", pops=_fixed
 _row("for_iter", 0, False, ir=False, effects=DUNDER | C, zbc="FOR_ITER", zarg=ZArg.JUMP, pops=_fixed(1),
      pushes=_fixed(2), branch_pushes=_fixed(0), generic=False,
      doc="push the iterator's next item, or pop the iterator and jump when it is exhausted")
-_row("iter_next", 1, True, effects=DUNDER,
-     doc="the iterator's next item, or the EXHAUSTED marker (StopIteration is absorbed)")
+_row("iter_next", 1, True, effects=DUNDER, zbc="ITER_NEXT", pops=_fixed(1), pushes=_fixed(1),
+     doc="the iterator's next item, or the EXHAUSTED marker (StopIteration is absorbed); ZBC "
+         "ITER_NEXT pops the iterator")
 
 # Exceptions.
 _row("catch", 0, True, effects=R,
@@ -376,6 +388,9 @@ _row("cbr", 1, False, effects=C | DUNDER, terminator=True, targets=2,
      doc="branch on the operand's truth: first target when true, second when false")
 _row("cbr_more", 1, False, effects=C, terminator=True, targets=2,
      doc="first target when the operand (from iter_next) is an item, second when EXHAUSTED")
+_row("pop_jump_if_exhausted", 0, False, ir=False, effects=C, zbc="POP_JUMP_IF_EXHAUSTED", zarg=ZArg.JUMP,
+     pops=_fixed(1), branch_pushes=_fixed(0), generic=False,
+     doc="pop the top item (from ITER_NEXT) and jump when it is the EXHAUSTED marker (`cbr_more`)")
 _row("ret", 1, False, effects=C, terminator=True, zbc="RETURN_VALUE", pops=_fixed(1), generic=False,
      doc="return the operand")
 _row("raise", VARIADIC, False, effects=C | X, terminator=True, zbc="RAISE_VARARGS", zarg=ZArg.COUNT,
