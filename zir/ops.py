@@ -251,8 +251,10 @@ _row("load_fast_unchecked", 0, False, ir=False, zbc="LOAD_FAST_UNCHECKED", zarg=
      pushes=_fixed(1), generic=False,
      doc="push local `varnames[arg]`, or zir.UNBOUND when it holds no value (never raises); stackify "
          "uses it to move maybe-unbound values (`copy`) and to feed CHECK_BOUND")
+_row("load_unbound", 0, False, ir=False, zbc="LOAD_UNBOUND", pushes=_fixed(1), generic=False,
+     doc="push zir.UNBOUND, the value of a local holding nothing (`%x = const undef` in stackified code)")
 _row("store_fast", 0, False, ir=False, zbc="STORE_FAST", zarg=ZArg.LOCAL, pops=_fixed(1), generic=False,
-     doc="pop into local `varnames[arg]`; storing zir.UNBOUND (from LOAD_CONST or "
+     doc="pop into local `varnames[arg]`; storing zir.UNBOUND (from LOAD_UNBOUND or "
          "LOAD_FAST_UNCHECKED) leaves the local holding no value")
 _row("delete_fast", 0, False, ir=False, zbc="DELETE_FAST", zarg=ZArg.LOCAL, effects=X, generic=False,
      doc="unbind local `varnames[arg]` (UnboundLocalError when unbound)")
