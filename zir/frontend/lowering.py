@@ -1,0 +1,294 @@
+"""Lowering one CPython 3.11 instruction to ZBC, given the shape of the stack in front of it.
+
+The stack shape is a tuple of booleans, bottom first: True marks a NULL slot (3.11 pushes NULLs
+for PUSH_NULL, LOAD_GLOBAL with its low bit set, and LOAD_METHOD's "no self" case), False a value.
+ZBC has no NULLs, so whatever depends on stack positions -- which CALL has a self slot, the reach
+of COPY/SWAP/LIST_APPEND/..., handler depths -- is recomputed from the shape.
+
+LOAD_METHOD becomes LOAD_ATTR, which pushes the bound method; the shape records a NULL under it, so
+the CALL that consumes it calls the bound method with the plain arguments, as 3.11's CALL does when
+the slot under the callable is NULL. When that slot holds a value (3.11's `[method, self, args]`
+and, e.g., the `with` exit call `CALL 2` on `[exit, None, None, None]`), ZBC calls it with one more
+argument.
+
+Every lowering is checked against `dis.stack_effect`, so a mistake here is a `FrontendError`, not
+a wrongly translated program.
+"""
+
+from __future__ import annotations
+
+import dis
+import types
+from typing import Any
+
+import attrs
+
+from zir.errors import FrontendError
+from zir.frontend import versions as v
+from zir.frontend.decode import PyInstr, frontend_error
+from zir.ops import OPS, ZBC_OPS, ZArg
+
+State = tuple[bool, ...]
+NULL, VAL = True, False
+#: A ZBC instruction before layout: (mnemonic, argument); a jump's argument is a CPython
+#: instruction index until `zir.frontend.translate` lays the code out.
+ZOp = tuple[str, int | None]
+
+
+@attrs.frozen
+class Lowered:
+    """The ZBC for one CPython instruction and the stack shapes after it."""
+
+    zops: tuple[ZOp, ...]
+    fall: State | None  #: shape on the fall-through path, None when control never falls through
+    branch: State | None = None  #: shape on the jump path, for jumps
+
+
+def _zbc(ir_name: str) -> str:
+    mnemonic = OPS[ir_name].zbc
+    if mnemonic is None:
+        raise AssertionError(f"zir operation {ir_name!r} has no ZBC form")
+    return mnemonic
+
+
+def _reach(state: State, n: int) -> int:
+    """How many values (not NULLs) lie in the top `n` slots."""
+    return n - sum(state[len(state) - n:])
+
+
+class Lowerer:
+    """Lowers the instructions of one code object; holds the tables they index."""
+
+    def __init__(self, pycode: types.CodeType, instrs: list[PyInstr], consts: list[Any]) -> None:
+        self.pycode = pycode
+        self.instrs = instrs
+        self.consts = consts  # the Code's constants; lowering may append to it (None for CALL_EX)
+        self.names = {name: i for i, name in reversed(list(enumerate(pycode.co_names)))}
+        cell_names = pycode.co_cellvars + pycode.co_freevars
+        if len(set(cell_names)) != len(cell_names):
+            raise frontend_error(pycode, pycode.co_firstlineno, "a name is both a cell and a free variable")
+        self.cells = {name: i for i, name in enumerate(cell_names)}
+        flags = pycode.co_flags
+        self.nparams = (pycode.co_argcount + pycode.co_kwonlyargcount + bool(flags & v.CO_VARARGS)
+                        + bool(flags & v.CO_VARKEYWORDS))
+
+    # -- errors ------------------------------------------------------------------------------------
+
+    def error(self, ins: PyInstr, what: str) -> FrontendError:
+        """A refusal at `ins` for something the front end does not understand (never guessed at)."""
+        return frontend_error(self.pycode, ins.line, f"cannot translate: {what}", ins.opname)
+
+    # -- the shape of ZBC instructions, from the opcode table -------------------------------------
+
+    def _effect(self, ins: PyInstr, state: State, zop: ZOp) -> tuple[State | None, State | None]:
+        op, arg = zop
+        row = ZBC_OPS[op]
+        n = row.pops(arg or 0)
+        if len(state) < n:
+            raise self.error(ins, f"stack underflow ({op} needs {n} items, has {len(state)})")
+        if any(state[len(state) - n:]):
+            raise self.error(ins, f"{op} would consume a NULL stack slot")
+        base = state[:len(state) - n]
+        fall = None if row.terminator else base + (VAL,) * row.pushes(arg or 0)
+        branch = None
+        if row.zarg is ZArg.JUMP:
+            pushes = row.branch_pushes if row.branch_pushes is not None else row.pushes
+            branch = base + (VAL,) * pushes(arg or 0)
+        return fall, branch
+
+    def _emit(self, ins: PyInstr, state: State, *zops: ZOp) -> Lowered:
+        """Lower to `zops`, whose stack shapes come from the opcode table (only the last may jump)."""
+        fall: State | None = state
+        branch: State | None = None
+        for zop in zops:
+            if fall is None:
+                raise self.error(ins, "instruction after a terminator")
+            fall, branch = self._effect(ins, fall, zop)
+        return Lowered(tuple(zops), fall, branch)
+
+    def _arg(self, ins: PyInstr, zarg: ZArg) -> int | None:
+        """The ZBC argument for a CPython argument of the same meaning."""
+        if zarg is ZArg.NONE:
+            return None
+        if zarg is ZArg.JUMP:
+            return ins.target
+        if zarg is ZArg.NAME:
+            if ins.argval not in self.names:
+                raise self.error(ins, f"name {ins.argval!r} is not in co_names")
+            return self.names[ins.argval]
+        if zarg is ZArg.CELL:
+            if ins.argval not in self.cells:
+                raise self.error(ins, f"{ins.argval!r} is neither a cell nor a free variable")
+            return self.cells[ins.argval]
+        if zarg is ZArg.LOCAL:
+            if ins.arg is None or self.pycode.co_varnames[ins.arg] != ins.argval:
+                raise self.error(ins, f"local {ins.argval!r} is not co_varnames[{ins.arg}]")
+            return ins.arg
+        if zarg is ZArg.CONST:
+            if ins.arg is None or not 0 <= ins.arg < len(self.pycode.co_consts):
+                raise self.error(ins, "constant index out of range")
+            return ins.arg
+        return ins.arg  # COUNT and IMM: the same number in both
+
+    # -- the dispatcher ----------------------------------------------------------------------------
+
+    def lower(self, ins: PyInstr, state: State) -> Lowered:
+        """The ZBC for `ins` entered with stack shape `state`, checked against `dis.stack_effect`."""
+        low = self._lower(ins, state)
+        self._check(ins, state, low)
+        return low
+
+    def _lower(self, ins: PyInstr, state: State) -> Lowered:
+        name = ins.opname
+        if name in v.DROPPED:
+            return Lowered((), state)
+        if name in v.PASSTHROUGH:
+            return self._emit(ins, state, (name, self._arg(ins, ZBC_OPS[name].zarg)))
+        if name in v.RENAMED:
+            op = _zbc(v.RENAMED[name])
+            return self._emit(ins, state, (op, self._arg(ins, ZBC_OPS[op].zarg)))
+        if name in v.DEPTH_ARG:
+            return self._lower_reach(ins, state, v.DEPTH_ARG[name])
+        handler = getattr(self, "_lower_" + name.lower(), None)
+        if name in v.SPECIAL and handler is not None:
+            result: Lowered = handler(ins, state)
+            return result
+        raise self.error(ins, "unknown opcode")
+
+    def _check(self, ins: PyInstr, state: State, low: Lowered) -> None:
+        if ins.opname == "PRECALL":
+            return  # its 3.11 effect (-n) is accounted to the CALL that follows
+        arg = ins.arg if ins.opcode >= dis.HAVE_ARGUMENT else None
+        expected = dis.stack_effect(ins.opcode, arg, jump=False)
+        if ins.opname == "CALL":
+            expected += dis.stack_effect(dis.opmap["PRECALL"], ins.arg, jump=False)
+        if low.fall is not None and len(low.fall) - len(state) != expected:
+            raise self.error(ins, f"stack effect {len(low.fall) - len(state)}, CPython says {expected}")
+        if low.branch is not None:
+            expected = dis.stack_effect(ins.opcode, arg, jump=True)
+            if len(low.branch) - len(state) != expected:
+                raise self.error(ins, f"jump stack effect {len(low.branch) - len(state)}, CPython says "
+                                 f"{expected}")
+
+    # -- reaches down the stack --------------------------------------------------------------------
+
+    def _lower_reach(self, ins: PyInstr, state: State, popped: int) -> Lowered:
+        n = ins.arg or 0
+        if ins.opname in ("COPY", "SWAP"):
+            if n < 1 or n > len(state) or state[-n] or state[-1]:
+                raise self.error(ins, f"{ins.opname} {n} reaches a NULL slot or past the stack")
+            zarg = _reach(state, n)
+            after = state + (VAL,) if ins.opname == "COPY" else state
+            return Lowered(((ins.opname, zarg),), after)
+        below = state[:len(state) - popped]
+        if n < 1 or n > len(below) or below[-n]:
+            raise self.error(ins, f"{ins.opname} {n} reaches a NULL slot or past the stack")
+        return self._emit(ins, state, (ins.opname, _reach(below, n)))
+
+    # -- NULL slots and calls ----------------------------------------------------------------------
+
+    def _lower_push_null(self, ins: PyInstr, state: State) -> Lowered:
+        return Lowered((), state + (NULL,))
+
+    def _lower_load_global(self, ins: PyInstr, state: State) -> Lowered:
+        low = self._emit(ins, state, ("LOAD_GLOBAL", self._arg(ins, ZArg.NAME)))
+        if (ins.arg or 0) & 1:  # 3.11: the low bit asks for a NULL under the global
+            return Lowered(low.zops, state + (NULL, VAL))
+        return low
+
+    def _lower_load_method(self, ins: PyInstr, state: State) -> Lowered:
+        low = self._emit(ins, state, ("LOAD_ATTR", self._arg(ins, ZArg.NAME)))
+        assert low.fall is not None
+        return Lowered(low.zops, low.fall[:-1] + (NULL, VAL))
+
+    def _prev(self, index: int) -> PyInstr | None:
+        """The instruction before `index`, skipping EXTENDED_ARG prefixes."""
+        i = index - 1
+        while i >= 0 and self.instrs[i].opname == "EXTENDED_ARG":
+            i -= 1
+        return self.instrs[i] if i >= 0 else None
+
+    def _next(self, index: int) -> PyInstr | None:
+        """The instruction after `index`, skipping EXTENDED_ARG prefixes."""
+        i = index + 1
+        while i < len(self.instrs) and self.instrs[i].opname == "EXTENDED_ARG":
+            i += 1
+        return self.instrs[i] if i < len(self.instrs) else None
+
+    def _lower_kw_names(self, ins: PyInstr, state: State) -> Lowered:
+        precall = self._next(ins.index)
+        call = self._next(precall.index) if precall is not None else None
+        if precall is None or precall.opname != "PRECALL" or call is None or call.opname != "CALL":
+            raise self.error(ins, "KW_NAMES not followed by PRECALL, CALL")
+        return Lowered((), state)  # the CALL pushes the names
+
+    def _lower_call(self, ins: PyInstr, state: State) -> Lowered:
+        n = ins.arg or 0
+        precall = self._prev(ins.index)
+        if precall is None or precall.opname != "PRECALL" or precall.arg != ins.arg:
+            raise self.error(ins, "CALL without its PRECALL")
+        kw = self._prev(precall.index)
+        kwnames = kw.arg if kw is not None and kw.opname == "KW_NAMES" else None
+        if len(state) < n + 2 or any(state[len(state) - n - 1:]):
+            raise self.error(ins, f"CALL {n} on a stack without a callable and {n} arguments")
+        # 3.11: [NULL, callable, args] calls callable(args); [method, self, args] calls method(self, args)
+        zn = n if state[-n - 2] else n + 1
+        after = state[:len(state) - n - 2] + (VAL,)
+        if kwnames is None:
+            return Lowered((("CALL", zn),), after)
+        names = self.pycode.co_consts[kwnames]
+        if not isinstance(names, tuple) or len(names) > zn or not all(isinstance(k, str) for k in names):
+            raise self.error(ins, f"KW_NAMES constant {names!r} does not fit CALL {n}")
+        return Lowered((("LOAD_CONST", kwnames), ("CALL_KW", zn)), after)
+
+    def _lower_call_function_ex(self, ins: PyInstr, state: State) -> Lowered:
+        has_kwargs = bool((ins.arg or 0) & 1)
+        taken = 3 + has_kwargs  # NULL, callable, args tuple[, kwargs dict]
+        if len(state) < taken or any(state[len(state) - taken + 1:]) or not state[-taken]:
+            raise self.error(ins, "CALL_FUNCTION_EX without [NULL, callable, args] on the stack")
+        after = state[:len(state) - taken] + (VAL,)
+        if has_kwargs:
+            return Lowered((("CALL_EX", None),), after)
+        return Lowered((("LOAD_CONST", self.const_index_none()), ("CALL_EX", None)), after)
+
+    def const_index_none(self) -> int:
+        """The index of the constant None, appended to the constants when missing."""
+        for i, c in enumerate(self.consts):
+            if c is None:
+                return i
+        self.consts.append(None)
+        return len(self.consts) - 1
+
+    # -- cells -------------------------------------------------------------------------------------
+
+    def _lower_make_cell(self, ins: PyInstr, state: State) -> Lowered:
+        # The VM makes empty cells for every cellvar at frame start; a parameter that is a cell gets
+        # its argument copied in here, as 3.11's MAKE_CELL does with the local's initial value.
+        cell = self._arg(ins, ZArg.CELL)
+        varnames = self.pycode.co_varnames
+        if ins.argval not in varnames:
+            return Lowered((), state)
+        local = varnames.index(ins.argval)
+        if local >= self.nparams:
+            raise self.error(ins, f"MAKE_CELL of local {ins.argval!r}, which is not a parameter")
+        return self._emit(ins, state, ("LOAD_FAST", local), ("STORE_DEREF", cell))
+
+    # -- operator tables ---------------------------------------------------------------------------
+
+    def _table(self, ins: PyInstr, state: State, table: tuple[str, ...]) -> Lowered:
+        arg = ins.arg or 0
+        if not 0 <= arg < len(table):
+            raise self.error(ins, f"argument {arg} is outside the operator table")
+        return self._emit(ins, state, (_zbc(table[arg]), None))
+
+    def _lower_binary_op(self, ins: PyInstr, state: State) -> Lowered:
+        return self._table(ins, state, v.BINARY_OP_OPS)
+
+    def _lower_compare_op(self, ins: PyInstr, state: State) -> Lowered:
+        return self._table(ins, state, v.COMPARE_OP_OPS)
+
+    def _lower_is_op(self, ins: PyInstr, state: State) -> Lowered:
+        return self._table(ins, state, v.IS_OP_OPS)
+
+    def _lower_contains_op(self, ins: PyInstr, state: State) -> Lowered:
+        return self._table(ins, state, v.CONTAINS_OP_OPS)
