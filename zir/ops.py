@@ -318,10 +318,13 @@ _row("list_to_tuple", 1, True, impl=list_to_tuple, zbc="LIST_TO_TUPLE", pops=_fi
 for _n, _k, _d in [("list_append", 1, "`list.append(v)`"), ("set_add", 1, "`set.add(v)`"),
                    ("map_add", 2, "`d[k] = v`"), ("list_extend", 1, "`list.extend(it)`"),
                    ("set_update", 1, "`set.update(it)`"), ("dict_update", 1, "`dict.update(m)`"),
-                   ("dict_merge", 1, "merge `**m` into call keywords (TypeError on duplicates)")]:
-    # DICT_MERGE also names the callable (2 below the dict) in its duplicate-keyword TypeError.
-    _row(_n, _k + 1, False, effects=DUNDER | W, zbc=_n.upper(), zarg=ZArg.IMM, pops=_fixed(_k),
-         zmin=1, reach=_plus(_k + (2 if _n == "dict_merge" else 0)), generic=False, doc=_d)
+                   ("dict_merge", 1, "merge `**m` into call keywords (TypeError on duplicates); IR "
+                                     "operands (dict, m, callable): the callable names the function "
+                                     "in the TypeError")]:
+    # DICT_MERGE also names the callable (2 below the dict) in its duplicate-keyword TypeError; the
+    # IR form carries it as a third operand (ZBC reads it from the stack, it does not pop it).
+    _row(_n, _k + 1 + (_n == "dict_merge"), False, effects=DUNDER | W, zbc=_n.upper(), zarg=ZArg.IMM,
+         pops=_fixed(_k), zmin=1, reach=_plus(_k + (2 if _n == "dict_merge" else 0)), generic=False, doc=_d)
 
 # Unpacking. ZBC pushes the items; IR makes a checked tuple and reads it with `tuple_item`.
 _row("unpack_sequence", 0, False, ir=False, effects=DUNDER, zbc="UNPACK_SEQUENCE", zarg=ZArg.COUNT,
