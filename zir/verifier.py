@@ -9,8 +9,10 @@ Checked for every function:
 * parameters are distinct and the signature fits them; there is at least one block; labels are
   distinct;
 * every block is non-empty and ends in exactly one terminator (none earlier); branch targets and
-  handlers exist; operand counts, results, attributes and target counts match the table; `const`
-  has a literal operand; operands are Vars or Consts; cell operations name a declared cell;
+  handlers exist; operand counts, results, attributes (present, typed) and target counts match
+  the table (a variadic row's count must be one its ZBC form can pop: implied by the count, or
+  given by its attribute, within the row's `zmin`..`zmax`); `const` has a literal operand;
+  operands are Vars or Consts; cell operations name a declared cell;
 * the entry block has no predecessors (normal or exception);
 * phis list exactly the block's predecessors (normal and exception); a block with no predecessor
   has no phis;
