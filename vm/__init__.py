@@ -1,1 +1,10 @@
-"""zir's virtual machines: stack mode (ZBC) and register mode, frames, pools, profiler, async runtime."""
+"""zir's virtual machines: stack mode (ZBC) and register mode, frames, pools, profiler, async runtime.
+
+The public entry point is `vm.VM` (vm/machine.py); `vm.VMFunction` is the function object made from
+ZBC that has no CPython code.
+"""
+
+from vm.machine import VM
+from vm.runtime import VMFunction, VMLimitError
+
+__all__ = ["VM", "VMFunction", "VMLimitError"]

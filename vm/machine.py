@@ -1,0 +1,164 @@
+"""`vm.VM`, the facade: configure a machine once, then `run` and `compile` targets on it.
+
+    machine = vm.VM(mode="stack")
+    machine.run(fn, 3, 4)                 # fn(3, 4) run in the VM; same value/exception/stdout as CPython
+    machine.run(obj.method, 1)            # a bound method: its __func__ runs with self bound
+    machine.run(code, 1, globals=env)     # a ZBC Code, with its own defaults, in a globals dict
+    machine.compile(fn)                   # compile ahead of time (cached); returns the Program
+    machine.stats()                       # counters
+
+Modes: `mode="stack"` runs ZBC on the stack interpreter (vm/stack_interp.py). `mode="register"`, the
+documented default, is the register VM of issue 6; until it exists, asking for it is a `zir.VMError`
+that says so. Optimization levels 1 and 2 need issue 5's lifting, passes and stackify; until those
+exist they are refused the same way (vm/compiler.py wires them in).
+"""
+
+from __future__ import annotations
+
+import builtins
+import types
+from typing import Any
+
+from vm.compiler import Compiler, Program
+from vm.frame import Frame
+from vm.runtime import Runtime, VMFunction, builtins_of
+from vm.stack_interp import decode, execute
+from zir.bytecode.code import Code
+from zir.errors import VMError
+
+__all__ = ["DEFAULT_MAX_DEPTH", "MODES", "PROFILES", "VM"]
+
+MODES = ("register", "stack")
+PROFILES = ("none", "basic", "detailed", "full")
+#: VM frames allowed at once (nested runs included); deep enough for ordinary recursion, small
+#: enough that a runaway recursion ends quickly. Raise it for deliberately deep programs.
+DEFAULT_MAX_DEPTH = 2000
+
+
+class VM:
+    """A virtual machine: mode, optimization level and limits, with its compiled-code cache.
+
+    `max_steps` (None: unlimited) ends a program after that many executed instructions, and
+    `max_depth` when more VM frames than that are active; both with `zir.VMError` naming the
+    function and line. `pools` is accepted for the documented signature; frame pools arrive with
+    the register VM (issue 6) and the stack mode allocates plainly.
+    """
+
+    def __init__(self, mode: str = "register", opt_level: int = 0, profile: str = "none", pools: bool = True,
+                 max_steps: int | None = None, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+        if mode not in MODES:
+            raise VMError(f"unknown VM mode {mode!r}; expected one of: {', '.join(MODES)}")
+        if mode == "register":
+            raise VMError("mode='register' is the register VM, which arrives with issue 6 and does not "
+                          "exist yet; pass mode='stack'")
+        if isinstance(opt_level, bool) or opt_level not in (0, 1, 2):
+            raise VMError(f"opt_level must be 0, 1 or 2, not {opt_level!r}")
+        if profile not in PROFILES:
+            raise VMError(f"unknown profile level {profile!r}; expected one of: {', '.join(PROFILES)}")
+        if profile != "none":
+            raise VMError(f"profile={profile!r}: the instruction profiler arrives with issue 6; "
+                          "use profile='none'")
+        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int)
+                                      or max_steps < 0):
+            raise VMError(f"max_steps must be None or a non-negative int, not {max_steps!r}")
+        if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
+            raise VMError(f"max_depth must be a positive int, not {max_depth!r}")
+        self.mode = mode
+        self.opt_level = opt_level
+        self.profile = profile
+        self.pools = bool(pools)
+        self.max_steps = max_steps
+        self.max_depth = max_depth
+        self._compiler = Compiler(opt_level, decode)
+        self._runtime = Runtime(self._compiler, execute, max_steps, max_depth)
+
+    def run(self, target: Any, /, *args: Any, globals: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """Run `target(*args, **kwargs)` in the VM and return its value (or raise its exception).
+
+        `target` is a Python function or lambda, a bound method whose `__func__` is one, a ZBC
+        `zir.bytecode.Code` (verified first; it runs with its own `defaults`/`kwdefaults`), or a VM
+        function object. Anything else (a builtin, a class, a partial) is refused with
+        `zir.VMError`. `globals` (keyword-only, so a target cannot receive a keyword argument of
+        that name through `run`) is the globals dict for a `Code` target; by default each run of a
+        Code gets a fresh dict holding only `__builtins__`. A Python function always runs in its
+        own `__globals__`."""
+        return self._runtime.run(self._entry_frame(target, args, kwargs, globals))
+
+    def compile(self, target: Any, /, *, globals: dict[str, Any] | None = None) -> Program:
+        """Compile `target` (as `run` accepts it) without running it; cached per code object.
+        Returns the `Program`, whose `.code` is the ZBC the VM runs."""
+        fn, _ = self._unwrap(target)
+        if isinstance(fn, types.FunctionType):
+            self._refuse_globals(fn, globals)
+            return self._compiler.for_function(fn)
+        if isinstance(fn, VMFunction):
+            return self._compiler.for_code(fn.__code__)
+        if isinstance(fn, Code):
+            return self._compiler.for_code(fn)
+        raise self._refusal(target)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since the machine was made: executed instructions, VM calls (frames made),
+        deepest VM call depth, code objects compiled, callees run on the host because the front
+        end refused them."""
+        rt = self._runtime
+        return {
+            "mode": self.mode,
+            "opt_level": self.opt_level,
+            "instructions": rt.steps,
+            "calls": rt.frames,
+            "peak_depth": rt.peak_depth,
+            "compiled": self._compiler.compiled,
+            "host_fallbacks": self._compiler.host_fallbacks,
+        }
+
+    def __repr__(self) -> str:
+        return f"VM(mode={self.mode!r}, opt_level={self.opt_level})"
+
+    # -- targets -------------------------------------------------------------------------------------
+
+    def _unwrap(self, target: Any) -> tuple[Any, tuple[Any, ...]]:
+        """A bound method becomes its function plus `self` as the first argument."""
+        if (isinstance(target, types.MethodType)
+                and isinstance(target.__func__, (types.FunctionType, VMFunction))):
+            return target.__func__, (target.__self__,)
+        return target, ()
+
+    def _entry_frame(self, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                     globals: dict[str, Any] | None) -> Frame:
+        fn, bound = self._unwrap(target)
+        if bound:
+            args = bound + args
+        rt = self._runtime
+        if isinstance(fn, types.FunctionType):
+            self._refuse_globals(fn, globals)
+            prog = self._compiler.for_function(fn)
+            return rt.new_frame(prog, fn.__qualname__, args, kwargs, fn.__defaults__, fn.__kwdefaults__,
+                                fn.__closure__, fn.__globals__, fn.__builtins__, fn)  # type: ignore[attr-defined]
+        if isinstance(fn, VMFunction):
+            return rt.frame_for_vmfunction(fn, args, kwargs)
+        if isinstance(fn, Code):
+            prog = self._compiler.for_code(fn)
+            if fn.freevars:
+                raise VMError(f"{fn.where(0)}: code object '{fn.name}' has free variables "
+                              f"({', '.join(fn.freevars)}); it can only run as a closure made by "
+                              "MAKE_FUNCTION")
+            env = globals if globals is not None else {"__builtins__": builtins}
+            return rt.new_frame(prog, fn.qualname or fn.name, args, kwargs, fn.defaults, fn.kwdefaults,
+                                None, env, builtins_of(env), None)
+        raise self._refusal(target)
+
+    @staticmethod
+    def _refuse_globals(fn: types.FunctionType, globals: dict[str, Any] | None) -> None:
+        if globals is not None:
+            raise VMError(f"globals= applies to ZBC Code targets; {fn.__qualname__} runs in its own "
+                          "__globals__")
+
+    @staticmethod
+    def _refusal(target: Any) -> VMError:
+        kind = type(target).__name__
+        if callable(target):
+            return VMError(f"cannot run {target!r} in the VM: a {kind} has no Python code (builtins and "
+                           "other callables run on the host; pass a Python function, a bound method of "
+                           "one, a zir.bytecode.Code or a VM function)")
+        return VMError(f"cannot run {target!r} in the VM: a {kind} is not callable code")
