@@ -44,6 +44,8 @@ def const_key(value: Any) -> Any:
         return ("frozenset", tuple(sorted(repr(const_key(v)) for v in value)))
     if isinstance(value, float) and math.isnan(value):
         return ("float", "nan")
+    if type(value) is int:  # hex: decimal repr raises past sys.get_int_max_str_digits()
+        return ("int", hex(value))
     if isinstance(value, (int, float, complex, str, bytes, bool, type(None), type(Ellipsis))):
         return (type(value).__name__, repr(value))
     return (type(value).__name__, id(value))
