@@ -1,0 +1,222 @@
+"""Peephole rewrites of control flow: branch folding, branch inversion, compare+branch fusion, jump
+threading, block merging and removal of unreachable blocks.
+
+Block rewrites are `rewrite(rw, block) -> bool` (they look at the block's terminator); function
+rewrites are `rewrite(rw) -> bool`. Every change to a phi's incoming list keeps the rule that a
+phi lists exactly its block's predecessors (`zir.analysis.cfg`: a block with a handler always has
+its exception edge).
+"""
+
+from __future__ import annotations
+
+from passes.edit import def_counts, retarget
+from passes.fold import truth
+from passes.peephole.context import Rewriter
+from zir.analysis import reachable
+from zir.ir import Block, Instr, Var
+from zir.ops import IR_OPS, OpDef
+from zir.printer import format_instr, format_name
+
+
+def _at(rw: Rewriter, b: Block) -> str:
+    return f"in {format_name('^', b.label)} of {format_name('@', rw.f.name)}"
+
+
+def _drop_edge(rw: Rewriter, src: Block, dst_label: str) -> None:
+    """`src` no longer branches to `dst_label`: its phis forget `src`."""
+    dst = rw.f.block(dst_label)
+    for p in dst.phis:
+        p.incoming.pop(src.label, None)
+
+
+def fold_branch(rw: Rewriter, b: Block) -> bool:
+    """`cbr` on a literal becomes `br` to the target it selects."""
+    t = b.terminator
+    if t is None or t.op != "cbr":
+        return False
+    value = truth(t.args[0])
+    if value is None:
+        return False
+    taken, dropped = (t.targets[0], t.targets[1]) if value else (t.targets[1], t.targets[0])
+    if not rw.allow(f"fold {format_instr(t)} to br {format_name('^', taken)} {_at(rw, b)}"):
+        return False
+    b.instrs[-1] = Instr("br", None, [], {}, [taken], t.line)
+    if dropped != taken:
+        _drop_edge(rw, b, dropped)
+    return rw.did("branches folded", cfg=True)
+
+
+def branch_on_bool_same_targets(rw: Rewriter, b: Block) -> bool:
+    """`cbr %c, ^a, ^a` on a proven bool (its truth test runs no code) becomes `br ^a`."""
+    t = b.terminator
+    if t is None or t.op != "cbr" or t.targets[0] != t.targets[1] or not rw.kinds.is_bool(t.args[0]):
+        return False
+    if not rw.allow(f"fold {format_instr(t)} to br {format_name('^', t.targets[0])} {_at(rw, b)}"):
+        return False
+    b.instrs[-1] = Instr("br", None, [], {}, [t.targets[0]], t.line)
+    return rw.did("branches folded", cfg=True)
+
+
+def _single_use_def_before(rw: Rewriter, b: Block, op: str | None) -> Instr | None:
+    """The instruction just before the terminator when it defines the terminator's (single-use,
+    single-definition) condition, and, if `op` is given, is that operation."""
+    t = b.terminator
+    if t is None or len(b.instrs) < 2 or not t.args or not isinstance(t.args[0], Var):
+        return None
+    d = b.instrs[-2]
+    cond = t.args[0]
+    if d.dest != cond or (op is not None and d.op != op) or rw.uses[cond.name] != 1:
+        return None
+    if not rw.f.ssa and def_counts(rw.f)[cond.name] != 1:
+        return None
+    return d
+
+
+def invert_not_branch(rw: Rewriter, b: Block) -> bool:
+    """`%n = not %x; cbr %n, ^a, ^b` (nothing else reads %n) becomes `cbr %x, ^b, ^a`."""
+    t = b.terminator
+    if t is None or t.op != "cbr":
+        return False
+    d = _single_use_def_before(rw, b, "not")
+    if d is None:
+        return False
+    if not rw.allow(f"invert {format_instr(t)} on {format_instr(d)} {_at(rw, b)}"):
+        return False
+    # `not` and `cbr` each test the truth once; the fused branch tests it once, at the same point.
+    b.instrs[-2:] = [Instr("cbr", None, [d.args[0]], {}, [t.targets[1], t.targets[0]], t.line)]
+    return rw.did("branches inverted", cfg=True)
+
+
+def fused_branch(op: str) -> OpDef | None:
+    """The table's fused compare-and-branch row for comparison `op` (`cbr_lt` for `lt`), if any.
+
+    Table-driven: adding a row `cbr_<op>` (2 operands, terminator, 2 targets) to `zir.ops` is all
+    it takes for the peephole to start fusing that comparison.
+    """
+    row = IR_OPS.get(f"cbr_{op}")
+    if row is None or not row.terminator or row.targets != 2 or row.arity != 2:
+        return None
+    return row
+
+
+def fuse_compare_branch(rw: Rewriter, b: Block) -> bool:
+    """`%c = lt %a, %b; cbr %c, ^t, ^f` (nothing else reads %c) becomes `cbr_lt %a, %b, ^t, ^f`
+    when the table has a fused row."""
+    t = b.terminator
+    if t is None or t.op != "cbr":
+        return False
+    d = _single_use_def_before(rw, b, None)
+    if d is None or len(d.args) != 2:
+        return False
+    row = fused_branch(d.op)
+    if row is None:
+        return False
+    if not rw.allow(f"fuse {format_instr(d)} into {format_instr(t)} {_at(rw, b)}"):
+        return False
+    b.instrs[-2:] = [Instr(row.name, None, list(d.args), {}, list(t.targets), t.line)]
+    return rw.did("compares fused into branches", cfg=True)
+
+
+TERMINATOR_REWRITES = [fold_branch, branch_on_bool_same_targets, invert_not_branch, fuse_compare_branch]
+
+
+def _is_jump_only(b: Block) -> str | None:
+    """The target of a block that holds nothing but `br` (no phis), else None."""
+    if b.phis or len(b.instrs) != 1 or b.instrs[0].op != "br":
+        return None
+    return b.instrs[0].targets[0]
+
+
+def thread_jumps(rw: Rewriter) -> bool:
+    """A branch to a block that only jumps on goes straight to that block's target."""
+    changed = False
+    blocks = rw.f.block_map()
+    entry = rw.f.blocks[0].label
+    handlers = {b.handler for b in rw.f.blocks if b.handler is not None}
+    for p in rw.f.blocks:
+        t = p.terminator
+        if t is None:
+            continue
+        for mid in list(dict.fromkeys(t.targets)):
+            dest = _is_jump_only(blocks[mid])
+            if dest is None or mid == entry or mid in handlers or dest == mid or dest == p.handler:
+                continue
+            target = blocks[dest]
+            if target.phis and p.label in target.phis[0].incoming:
+                continue  # p already reaches dest: the phis cannot tell the two edges apart
+            if not rw.allow(f"thread {format_instr(t)} through {format_name('^', mid)} to "
+                            f"{format_name('^', dest)} {_at(rw, p)}"):
+                continue
+            retarget(t, mid, dest)
+            for phi in target.phis:
+                value = phi.incoming[mid]
+                phi.incoming[p.label] = value
+                if isinstance(value, Var):
+                    rw.add_use(value.name)
+            # ^mid keeps its phi entries until it is removed as unreachable (it still jumps here)
+            changed = rw.did("jumps threaded", cfg=True)
+    return changed
+
+
+def merge_blocks(rw: Rewriter) -> bool:
+    """A block that jumps to a block with no other predecessor absorbs it (same handler only)."""
+    changed = False
+    g = rw.graph
+    entry = rw.f.blocks[0].label
+    for b in list(rw.f.blocks):
+        if b not in rw.f.blocks:
+            continue
+        t = b.terminator
+        if t is None or t.op != "br":
+            continue
+        c_label = t.targets[0]
+        if c_label in (b.label, entry, b.handler) or list(g.predecessors(c_label)) != [b.label]:
+            continue
+        c = rw.f.block(c_label)
+        if c.handler != b.handler or any(x.handler == c_label for x in rw.f.blocks):
+            continue
+        phi_dests = {p.dest for p in c.phis}
+        if any(v in phi_dests for p in c.phis for v in p.incoming.values()):
+            continue  # phis read each other: their parallel semantics does not survive as copies
+        if b.handler is not None:
+            h = rw.f.block(b.handler)
+            if any(p.incoming.get(b.label) != p.incoming.get(c_label) for p in h.phis):
+                continue  # the handler gets different values from the two blocks
+        if not rw.allow(f"merge {format_name('^', c_label)} into {_at(rw, b)[3:]}"):
+            continue
+        copies = [Instr("copy", p.dest, [p.incoming[b.label]]) for p in c.phis]
+        b.instrs[-1:] = copies + c.instrs
+        for s in dict.fromkeys(c.successors()):
+            for p in rw.f.block(s).phis:
+                if c_label in p.incoming:
+                    p.incoming = {(b.label if k == c_label else k): v for k, v in p.incoming.items()}
+        if c.handler is not None:
+            for p in rw.f.block(c.handler).phis:
+                p.incoming.pop(c_label, None)
+        rw.f.blocks.remove(c)
+        changed = rw.did("blocks merged", cfg=True)
+        g = rw.graph
+    return changed
+
+
+def remove_unreachable(rw: Rewriter) -> bool:
+    """Blocks no path from the entry reaches are deleted, with the phi entries they fed."""
+    live = reachable(rw.graph)
+    removed = {b.label for b in rw.f.blocks if b.label not in live}
+    # All at once: an unreachable block left behind could branch to one that is gone.
+    if not removed:
+        return False
+    names = ", ".join(format_name("^", x) for x in sorted(removed))
+    if not rw.allow(f"remove unreachable blocks {names} of {format_name('@', rw.f.name)}"):
+        return False
+    rw.f.blocks = [b for b in rw.f.blocks if b.label not in removed]
+    for b in rw.f.blocks:
+        for p in b.phis:
+            for label in removed & set(p.incoming):
+                del p.incoming[label]
+    for _ in removed:
+        rw.did("unreachable blocks removed", cfg=True)
+    return True
+
+
+FUNCTION_REWRITES = [remove_unreachable, thread_jumps, merge_blocks]

@@ -1,0 +1,96 @@
+"""The state a peephole rewrite sees: the function, cached facts, counters and the bisect gate."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from passes.analyses import AnalysisManager, PreservedAnalyses
+from passes.edit import use_counts
+from passes.facts import Bound, Kinds
+from passes.fold import propagatable
+from zir.ir import Const, Function
+
+
+class Rewriter:
+    """Shared by the rewrites of one peephole run on one function.
+
+    Facts (`kinds`, `bound`, `uses`) are computed at most once per round of the driver: every
+    rewrite only refines them (folding keeps a value's kind, removing an edge only makes more locals
+    surely bound), so a fact from the start of a round is still true later in it. The one exception
+    is use counts, which rewrites that add a use must bump (`add_use`).
+    """
+
+    def __init__(self, f: Function, am: AnalysisManager) -> None:
+        self.f = f
+        self.am = am
+        self.stats: Counter[str] = Counter()
+        self.cfg_changed = False
+        self.changed = False
+        self._kinds: Kinds | None = None
+        self._bound: Bound | None = None
+        self._uses: Counter[str] | None = None
+        self._cfg: Any = None
+        self._consts: dict[str, Const] | None = None
+
+    def new_round(self) -> None:
+        """Forget the facts; the next query recomputes them."""
+        self._kinds = None
+        self._bound = None
+        self._uses = None
+        self._cfg = None
+        self._consts = None
+
+    @property
+    def kinds(self) -> Kinds:
+        if self._kinds is None:
+            self._kinds = Kinds(self.f)
+        return self._kinds
+
+    @property
+    def bound(self) -> Bound:
+        if self._bound is None:
+            self._bound = Bound(self.f, self.graph)
+        return self._bound
+
+    @property
+    def uses(self) -> Counter[str]:
+        if self._uses is None:
+            self._uses = use_counts(self.f)
+        return self._uses
+
+    @property
+    def graph(self) -> Any:
+        """The CFG as of the start of this round (or the last CFG change)."""
+        if self._cfg is None:
+            self._cfg = self.am.cfg(self.f)
+        return self._cfg
+
+    def ssa_constants(self) -> dict[str, Const]:
+        """SSA form: Var name -> the literal its `const` definition gives it."""
+        if self._consts is None:
+            self._consts = {i.dest.name: i.args[0] for _, i in self.f.instructions()
+                            if i.op == "const" and i.dest is not None and isinstance(i.args[0], Const)
+                            and propagatable(i.args[0])}
+        return self._consts
+
+    def add_use(self, name: str, n: int = 1) -> None:
+        if self._uses is not None:
+            self._uses[name] += n
+
+    def allow(self, description: str) -> bool:
+        """The bisect gate (`PassManager.allow`)."""
+        return self.am.allow(description)
+
+    def did(self, statistic: str, cfg: bool = False) -> bool:
+        """Record one transformation; `cfg` when it changed branches, blocks or handlers."""
+        self.stats[statistic] += 1
+        self.changed = True
+        if cfg:
+            self.cfg_changed = True
+            # the analysis cache must not hand the old CFG to the next query in this run
+            self.am.clear(self.f)
+            self._cfg = None
+        else:
+            self.am.invalidate(self.f, PreservedAnalyses.cfg())
+        return True

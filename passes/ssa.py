@@ -1,0 +1,237 @@
+"""SSA construction: Cytron, Ferrante, Rosen, Wegman & Zadeck, "Efficiently Computing Static Single
+Assignment Form and the Control Dependence Graph" (TOPLAS 1991), with pruned phis.
+
+1. Blocks unreachable from the entry are deleted (renaming walks the dominator tree, which does not
+   reach them).
+2. Blocks inside a `try` are split where needed so that, after a block's first may-raise
+   instruction, nothing the handler reads is assigned again (the IR convention that makes "the
+   value at the first raise point" the value every raise point sees; the lifter already does it).
+3. Phis: for each Var, the iterated dominance frontier of its assignments (frontiers from
+   `networkx.dominance_frontiers` via `zir.analysis`), keeping only blocks where the Var is live
+   on entry (pruned SSA, Choi, Cytron & Ferrante 1991; `pruned=false` gives Cytron's minimal SSA).
+4. Renaming: a preorder walk of the dominator tree with an explicit stack (no recursion), a stack
+   of current names per Var. A phi operand for a normal edge is the name current at the end of the
+   predecessor; for an exception edge, the name current just before the predecessor's first
+   may-raise instruction (or at its top when nothing in it may raise: the edge is never taken).
+   A read with no reaching assignment becomes `undef`.
+
+Names: parameters keep their names (renamed only at reassignment: `%x.1`); every other assignment
+of `%x` becomes `%x.0`, `%x.1`, ...; stack slots likewise (`%$0.2`). Sets `f.ssa = True`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from passes.analyses import AnalysisManager, PreservedAnalyses
+from passes.edit import NameSupply, first_may_raise, fresh_label
+from passes.registry import PassResult, register
+from zir.ir import UNBOUND, Block, Const, Function, Instr, Phi, Value, Var
+from zir.printer import format_name
+
+
+def remove_unreachable_blocks(f: Function, am: AnalysisManager) -> int:
+    """Delete the blocks the entry does not reach (and the phi entries they fed); returns how many."""
+    doms = am.dominators(f)
+    dead = {b.label for b in f.blocks if not doms.is_reachable(b.label)}
+    if not dead:
+        return 0
+    f.blocks = [b for b in f.blocks if b.label not in dead]
+    for b in f.blocks:
+        for p in b.phis:
+            for label in dead & set(p.incoming):
+                del p.incoming[label]
+    am.clear(f)
+    return len(dead)
+
+
+def split_for_handlers(f: Function, am: AnalysisManager) -> int:
+    """Split blocks so no Var live into a block's handler is assigned after its first may-raise
+    instruction (a new block, same handler, starts at such an assignment). Returns how many splits."""
+    live = am.liveness(f)
+    splits = 0
+    # a tail split off a block carries the same Vars to the same handler as the block did
+    work = [(b, {v.name for v in live.exception_live(b.label)}) for b in f.blocks if b.handler is not None]
+    while work:
+        b, carried = work.pop(0)
+        seen_raise = False
+        cut = None
+        for k, i in enumerate(b.instrs):
+            if seen_raise and i.dest is not None and i.dest.name in carried:
+                cut = k
+                break
+            seen_raise = seen_raise or i.opdef.may_raise
+        if cut is None:
+            continue
+        label = fresh_label(f, f"{b.label}.s")
+        tail = Block(label, [], b.instrs[cut:], b.handler)
+        b.instrs = b.instrs[:cut] + [Instr("br", None, [], {}, [label])]
+        f.blocks.insert(f.blocks.index(b) + 1, tail)
+        for s in dict.fromkeys(tail.successors()):
+            for p in f.block(s).phis:
+                p.incoming = {(label if k == b.label else k): v for k, v in p.incoming.items()}
+        assert b.handler is not None
+        for p in f.block(b.handler).phis:
+            p.incoming[label] = p.incoming[b.label]
+        splits += 1
+        work.insert(0, (tail, carried))
+    if splits:
+        am.clear(f)
+    return splits
+
+
+def place_phis(f: Function, am: AnalysisManager, pruned: bool) -> dict[int, str]:
+    """Insert empty phis (Cytron's iterated dominance frontier); returns id(phi) -> the Var it merges."""
+    frontiers = am.frontiers(f)
+    live = am.liveness(f) if pruned else None
+    defsites: dict[str, set[str]] = {}
+    entry = f.blocks[0].label
+    for param in f.params:
+        defsites.setdefault(param.name, set()).add(entry)
+    for b in f.blocks:
+        for p in b.phis:
+            defsites.setdefault(p.dest.name, set()).add(b.label)
+        for i in b.instrs:
+            if i.dest is not None:
+                defsites.setdefault(i.dest.name, set()).add(b.label)
+    blocks = f.block_map()
+    order = {b.label: n for n, b in enumerate(f.blocks)}
+    placed: dict[int, str] = {}
+    for name in sorted(defsites):
+        var = Var(name)
+        has_phi: set[str] = set()
+        work = sorted(defsites[name], key=order.__getitem__)
+        queued = set(work)
+        while work:
+            x = work.pop(0)
+            for y in sorted(frontiers.get(x, ()), key=order.__getitem__):
+                if y in has_phi:
+                    continue
+                has_phi.add(y)
+                if live is not None and var not in live.live_in[y]:
+                    continue
+                phi = Phi(var, {})
+                blocks[y].phis.append(phi)
+                placed[id(phi)] = name
+                if y not in queued:
+                    queued.add(y)
+                    work.append(y)
+    return placed
+
+
+class _Renamer:
+    """The renaming walk (Cytron et al. 1991, figure 12), iterative."""
+
+    def __init__(self, f: Function, am: AnalysisManager, placed: dict[int, str]) -> None:
+        self.f = f
+        self.placed = placed
+        self.blocks = f.block_map()
+        self.doms = am.dominators(f)
+        self.stacks: dict[str, list[Value]] = {p.name: [p] for p in f.params}
+        self.names = NameSupply(p.name for p in f.params)
+        self.param_names = {p.name for p in f.params}
+        # Phis that were there before (a non-SSA function may have some): their original operands.
+        self.original: dict[int, dict[str, Value]] = {
+            id(p): dict(p.incoming) for b in f.blocks for p in b.phis if id(p) not in placed}
+        self.undef_uses = 0
+        self.renamed = 0
+
+    def current(self, name: str) -> Value:
+        stack = self.stacks.get(name)
+        if stack:
+            return stack[-1]
+        self.undef_uses += 1
+        return Const(UNBOUND)
+
+    def define(self, var: Var, pushed: list[str]) -> Var:
+        start = 1 if var.name in self.param_names else 0
+        new = self.names.var(var.name, ".", start)
+        self.stacks.setdefault(var.name, []).append(new)
+        pushed.append(var.name)
+        self.renamed += 1
+        return new
+
+    def phi_operand(self, phi: Phi, pred: str) -> Value:
+        """What `phi` receives from `pred`, in the names current now."""
+        name = self.placed.get(id(phi))
+        if name is not None:
+            return self.current(name)
+        v = self.original[id(phi)].get(pred, Const(UNBOUND))
+        return self.current(v.name) if isinstance(v, Var) else v
+
+    def fill(self, b: Block, succ: str) -> None:
+        for phi in self.blocks[succ].phis:
+            phi.incoming[b.label] = self.phi_operand(phi, b.label)
+
+    def visit(self, b: Block) -> list[str]:
+        """Rename block `b`; returns the Vars whose stacks it pushed (to pop on the way back up)."""
+        pushed: list[str] = []
+        for phi in b.phis:
+            orig = self.placed.get(id(phi), phi.dest.name)
+            phi.dest = self.define(Var(orig), pushed)
+        handler = self.blocks[b.handler] if b.handler is not None else None
+        raise_at = first_may_raise(b)
+        snapshot: dict[int, Value] = {}
+        for k, i in enumerate(b.instrs):
+            if handler is not None and k == (raise_at or 0):
+                snapshot = {id(p): self.phi_operand(p, b.label) for p in handler.phis}
+            i.args = [self.current(a.name) if isinstance(a, Var) else a for a in i.args]
+            if i.dest is not None:
+                i.dest = self.define(i.dest, pushed)
+        for s in dict.fromkeys(b.successors()):
+            self.fill(b, s)
+        if handler is not None and handler.label not in b.successors():
+            for p in handler.phis:
+                p.incoming[b.label] = snapshot.get(id(p), Const(UNBOUND))
+        return pushed
+
+    def run(self) -> None:
+        entry = self.f.blocks[0].label
+        stack: list[tuple[str, list[str] | None]] = [(entry, None)]
+        while stack:
+            label, pushed = stack.pop()
+            if pushed is not None:
+                for name in pushed:
+                    self.stacks[name].pop()
+                continue
+            done = self.visit(self.blocks[label])
+            stack.append((label, done))
+            stack.extend((c, None) for c in reversed(self.doms.children(label)))
+
+
+def _sort_phi_incoming(f: Function) -> None:
+    """Phi operands in predecessor layout order, so the printed form is stable."""
+    order = {b.label: n for n, b in enumerate(f.blocks)}
+    for b in f.blocks:
+        for p in b.phis:
+            p.incoming = dict(sorted(p.incoming.items(), key=lambda kv: order[kv[0]]))
+
+
+@register("ssa")
+@attrs.frozen
+class SSAConstruction:
+    """Build pruned SSA form (Cytron et al. 1991), correct across exception edges."""
+
+    pruned: bool = True  #: place a phi only where its Var is live (false: minimal SSA)
+
+    def run(self, f: Function, am: AnalysisManager) -> PassResult:
+        if f.ssa:
+            return PassResult.unchanged()
+        if not am.allow(f"construct SSA form of {format_name('@', f.name)}"):
+            return PassResult.unchanged()
+        removed = remove_unreachable_blocks(f, am)
+        splits = split_for_handlers(f, am)
+        placed = place_phis(f, am, self.pruned)
+        renamer = _Renamer(f, am, placed)
+        renamer.run()
+        _sort_phi_incoming(f)
+        f.ssa = True
+        stats: dict[str, Any] = {
+            "phis placed": len(placed), "definitions renamed": renamer.renamed,
+            "reads with no assignment (undef)": renamer.undef_uses,
+            "unreachable blocks removed": removed, "blocks split at handlers": splits,
+        }
+        preserved = PreservedAnalyses.none() if removed or splits else PreservedAnalyses.cfg()
+        return PassResult(True, preserved, stats)

@@ -1,0 +1,160 @@
+"""Out of SSA: replace phis by copies, correctly.
+
+The method is Briggs, Cooper, Harvey & Simpson, "Practical Improvements to the Construction and
+Destruction of Static Single Assignment Form" (SP&E 1998) for normal edges, with the parallel-copy
+sequentialization of Boissinot, Darte, Rastello, Dupont de Dinechin & Guillon, "Revisiting
+Out-of-SSA Translation for Correctness, Code Quality, and Efficiency" (CGO 2009), and Sreedhar et
+al.'s Method I ("Translating Out of Static Single Assignment Form", SAS 1999) for exception edges:
+
+* **Normal edges.** The phis of block S become one *parallel* copy `(d1, d2, ...) := (v1, v2, ...)`
+  on each edge P -> S. It goes at the end of P when P ends in a plain `br` (P's only successor is
+  S, so no other path sees the copies: this is what avoids the *lost-copy* problem); otherwise the
+  edge is split by a new block that holds the copies (the critical edge case). The parallel copy
+  is sequentialized so that no copy overwrites a value a later copy still reads; a cycle
+  (`a, b := b, a`, the *swap* problem) is broken with one fresh temporary.
+* **Exception edges** cannot be split: control leaves P from the middle of the block. The phis of
+  a handler H therefore go through fresh temporaries, one per phi: every predecessor P writes
+  `t_i := v_i` just before its first may-raise instruction (the IR convention guarantees `v_i` is
+  available there and is the value at every raise point of P), normal predecessors do it on the
+  edge as above, and H starts (after `catch`) with `d_i := t_i`. The temporaries are written
+  nowhere else, so a store into them cannot clobber a live value, and a path that does not raise
+  leaves the phi results untouched.
+
+Sets `f.ssa = False`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import attrs
+
+from passes.analyses import AnalysisManager, PreservedAnalyses
+from passes.edit import NameSupply, all_names, first_may_raise, fresh_label
+from passes.registry import PassResult, register
+from zir.ir import Block, Const, Function, Instr, Value, Var
+from zir.printer import format_name
+
+Copy = tuple[Var, Value]
+
+
+def sequentialize(copies: list[Copy], fresh: Callable[[], Var]) -> list[Copy]:
+    """Order a parallel copy (all reads before all writes) as sequential copies (Boissinot et al.
+    2009, algorithm 1, restated): emit a copy whose destination no pending copy still reads; when
+    none is left, every pending copy is on a cycle: save one destination in a fresh temporary and
+    let its readers read the temporary. Destinations must be distinct."""
+    pending = [(d, s) for d, s in copies if d != s]
+    out: list[Copy] = []
+    while pending:
+        reads = Counter(s.name for _, s in pending if isinstance(s, Var))
+        for n, (d, s) in enumerate(pending):
+            if reads[d.name] == 0:
+                out.append((d, s))
+                del pending[n]
+                break
+        else:
+            d = pending[0][0]
+            t = fresh()
+            out.append((t, d))
+            pending = [(dd, t if ss == d else ss) for dd, ss in pending]
+    return out
+
+
+def _instrs(copies: list[Copy]) -> list[Instr]:
+    return [Instr("const", d, [s]) if isinstance(s, Const) else Instr("copy", d, [s]) for d, s in copies]
+
+
+class _Destroyer:
+    def __init__(self, f: Function, am: AnalysisManager) -> None:
+        self.f = f
+        self.graph = am.cfg(f)
+        self.names = NameSupply(all_names(f))
+        self.stats = {"phis removed": 0, "copies inserted": 0, "critical edges split": 0,
+                      "cycle temporaries": 0, "handler temporaries": 0}
+
+    def fresh(self) -> Var:
+        self.stats["cycle temporaries"] += 1
+        return self.names.var()
+
+    def edge_block(self, pred: Block, succ: Block) -> Block:
+        """Where copies for the normal edge pred -> succ go: pred itself when it only jumps to succ,
+        else a new block splitting the edge."""
+        t = pred.terminator
+        assert t is not None
+        if t.op == "br":
+            return pred
+        label = fresh_label(self.f, f"{pred.label}.{succ.label}")
+        mid = Block(label, [], [Instr("br", None, [], {}, [succ.label])])
+        self.f.blocks.insert(self.f.blocks.index(pred) + 1, mid)
+        t.targets = [label if x == succ.label else x for x in t.targets]
+        for p in succ.phis:
+            p.incoming = {(label if k == pred.label else k): v for k, v in p.incoming.items()}
+        self.stats["critical edges split"] += 1
+        return mid
+
+    def append(self, block: Block, copies: list[Copy]) -> None:
+        """Put sequential copies at the end of `block`, before its terminator."""
+        block.instrs[-1:-1] = _instrs(copies)
+        self.stats["copies inserted"] += len(copies)
+
+    def normal_block(self, s: Block) -> None:
+        """Phis of a block with only normal predecessors: a parallel copy per incoming edge."""
+        blocks = self.f.block_map()
+        for pred_label in list(s.phis[0].incoming):
+            pred = blocks[pred_label]
+            where = self.edge_block(pred, s)
+            copies = [(p.dest, p.incoming[where.label]) for p in s.phis]
+            self.append(where, sequentialize(copies, self.fresh))
+
+    def handler_block(self, s: Block) -> None:
+        """Phis of a block some predecessor reaches by an exception edge: through temporaries."""
+        blocks = self.f.block_map()
+        temps = [self.names.var() for _ in s.phis]
+        self.stats["handler temporaries"] += len(temps)
+        for pred_label in list(s.phis[0].incoming):
+            pred = blocks[pred_label]
+            if self.graph.edges[pred_label, s.label]["kind"] == "exception":
+                at = first_may_raise(pred)
+                if at is None:
+                    continue  # nothing in pred raises: the edge is never taken
+                copies = [(t, p.incoming[pred_label]) for t, p in zip(temps, s.phis, strict=True)]
+                pred.instrs[at:at] = _instrs(copies)
+                self.stats["copies inserted"] += len(copies)
+            else:
+                where = self.edge_block(pred, s)
+                copies = [(t, p.incoming[where.label]) for t, p in zip(temps, s.phis, strict=True)]
+                self.append(where, copies)
+        top = 1 if s.instrs and s.instrs[0].op == "catch" else 0
+        s.instrs[top:top] = _instrs([(p.dest, t) for p, t in zip(s.phis, temps, strict=True)])
+        self.stats["copies inserted"] += len(temps)
+
+    def run(self) -> None:
+        for s in list(self.f.blocks):
+            if not s.phis:
+                continue
+            preds = self.graph.pred[s.label]
+            if any(preds[p]["kind"] == "exception" for p in preds):
+                self.handler_block(s)
+            else:
+                self.normal_block(s)
+            self.stats["phis removed"] += len(s.phis)
+            s.phis = []
+
+
+@register("ssa-destroy")
+@attrs.frozen
+class SSADestruction:
+    """Leave SSA form: phis become sequentialized copies (critical edges split; temporaries for
+    exception edges)."""
+
+    def run(self, f: Function, am: AnalysisManager) -> PassResult:
+        if not f.ssa:
+            return PassResult.unchanged()
+        if not am.allow(f"leave SSA form of {format_name('@', f.name)}"):
+            return PassResult.unchanged()
+        d = _Destroyer(f, am)
+        d.run()
+        f.ssa = False
+        split = d.stats["critical edges split"] > 0
+        return PassResult(True, PreservedAnalyses.none() if split else PreservedAnalyses.cfg(), d.stats)
