@@ -1116,6 +1116,170 @@ def class_methods_and_exceptions(n):
 
 
 # ==================================================================================================
+# Control flow inside expressions (branches with NULL slots and call frames on the stack)
+
+
+@case(([1, 2, 3], True), ("ab", False), (None, True))
+def expr_branches_in_call_args(xs, flag):
+    a = len(xs if flag else [0])
+    b = max(1 if flag else 2, len(xs) if xs else -1)
+    c = "-".join([str(x) for x in xs] if flag and xs else ["none"])
+    d = G_NAMES.index("bob" if flag or not xs else "ann")
+    return a, b, c, d
+
+
+@case((Point(1, 2), 0), (Point(3, 4), 5))
+def expr_branches_in_method_args(p, k):
+    m = p.moved(k or 10, dy=(k and -k) or 7)
+    return m, p.moved(*([k] if k else []), **({"dy": k} if k > 1 else {}))
+
+
+@case((3,), (0,), (-2,))
+def expr_walrus_and_conditional(n):
+    out = []
+    while (n := n - 1) > 0:
+        out.append(n if n % 2 else -n)
+    if (m := len(out)) > 1:
+        return out, m
+    return [y for x in range(3) if (y := x * n) != 0], m
+
+
+@case(([1, 2, 3, 4],), ([],))
+def expr_chained_assignment_targets(xs):
+    p = Point(0)
+    d = {}
+    p.x = d["k"] = xs[:1] or None
+    first, *p.y = xs or [None]
+    d["a"], d["b"] = len(xs), sum(xs)
+    return p.x, p.y, d, first
+
+
+@case((4, "x"), (1, "y"))
+def expr_const_containers(n, s):
+    return n in (1, 2, 3), s in {"x", "z"}, n not in [4, 5], s in "xyz", {1, 2} | {n}
+
+
+@case(("%s-%d", ("a", 3)), ("%x", 255), ("%d", "no"))
+def expr_percent_format(fmt, args):
+    return fmt % args
+
+
+# ==================================================================================================
+# Host <-> VM crossings
+
+
+@case(([3, 1, 2],), ([3, "a"],))
+def cross_host_calls_vm_lambda(xs):
+    return sorted(xs, key=lambda v: -v), list(map(lambda v: v * 2, xs))
+
+
+@case((0,), (2,))
+def cross_exception_through_host(n):
+    def check(v):
+        if v == n:
+            raise Failing(v)
+        return v
+
+    try:
+        return list(map(check, range(3)))
+    except Failing as e:
+        return "caught", e.code
+
+
+@case(([1, 2, 3],), ([],))
+def cross_nested_generator_function(xs):
+    def evens():
+        for x in xs:
+            if x % 2 == 0:
+                yield x
+        yield "end"
+
+    return list(evens()), next(iter(evens())), any(x > 1 for x in xs)
+
+
+# ==================================================================================================
+# More handler shapes
+
+
+@case((3,), (1,))
+def handler_with_inside_try_in_loop(n):
+    log = []
+    for i in range(n):
+        try:
+            with Manager(f"w{i}", swallow=i == 0):
+                if i < 2:
+                    raise ValueError(i)
+                log.append("body")
+        except ValueError as e:
+            log.append(("caught", e.args))
+            continue
+        finally:
+            log.append("fin")
+        if i == 2:
+            break
+    return log
+
+
+@case((0,), (1,), (2,))
+def handler_return_through_finally_and_with(n):
+    try:
+        with Manager("r"):
+            try:
+                if n == 0:
+                    return "inner"
+                if n == 1:
+                    raise KeyError(n)
+            finally:
+                print("inner finally")
+    except KeyError:
+        return "key"
+    finally:
+        print("outer finally")
+    return "end"
+
+
+@case((1,), (0,))
+def handler_continue_in_finally(n):
+    out = []
+    for i in range(3):
+        try:
+            if i == n:
+                raise ValueError(i)
+            out.append(i)
+        finally:
+            out.append("f")
+            continue  # noqa: B012
+    return out
+
+
+@case(("a",), ("b",))
+def handler_exception_context_chain(kind):
+    try:
+        try:
+            raise KeyError(kind)
+        finally:
+            if kind == "a":
+                raise ValueError("in finally")
+    except Exception as e:
+        ctx = e.__context__
+        return type(e).__name__, str(e), type(ctx).__name__ if ctx else None
+
+
+@case((5,), (0,))
+def handler_nested_functions_raise(n):
+    def level2(k):
+        return 10 // k
+
+    def level1(k):
+        try:
+            return level2(k)
+        except ZeroDivisionError:
+            raise ArithmeticError("wrapped") from None
+
+    return level1(n)
+
+
+# ==================================================================================================
 # Bigger mixes (many constructs interacting)
 
 

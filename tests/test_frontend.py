@@ -364,6 +364,14 @@ def test_handler_depth_excludes_null_slots() -> None:
     zir.bytecode.verify(code)
 
 
+def test_handler_above_null_runs_in_the_vm() -> None:
+    vm = pytest.importorskip("vm")
+    fn = _synthetic_handler_above_null()
+    assert vm.VM(mode="stack").run(fn, lambda *a: ("called", a)) == ("called", ())
+    with pytest.raises(TypeError, match="'int' object is not callable"):
+        vm.VM(mode="stack").run(fn, 5)
+
+
 # ==================================================================================================
 # EXTENDED_ARG, line numbers
 
