@@ -491,10 +491,10 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                         stack[-1] = arg[0](stack[-1], arg[1])
                     elif op == POP_JUMP_IF_FALSE:
                         if not pop():
-                            pc = arg
                             if steps > limit:
                                 frame.pc = pc
                                 raise rt.step_limit_error(frame)
+                            pc = arg
                     elif op == POP_TOP:
                         pop()
                     elif op == CALL or op == CALL_KW or op == CALL_EX:
@@ -553,10 +553,10 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                         break
                     elif op == POP_JUMP_IF_TRUE:
                         if pop():
-                            pc = arg
                             if steps > limit:
                                 frame.pc = pc
                                 raise rt.step_limit_error(frame)
+                            pc = arg
                     elif op == FOR_ITER:
                         try:
                             push(next(stack[-1]))
@@ -564,10 +564,10 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                             pop()
                             pc = arg
                     elif op == JUMP:
-                        pc = arg
                         if steps > limit:
                             frame.pc = pc
                             raise rt.step_limit_error(frame)
+                        pc = arg
                     elif op == NARY:
                         impl, n, pushes, extra = arg
                         if n:
@@ -598,19 +598,19 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                         stack[-1], stack[-arg] = stack[-arg], stack[-1]
                     elif op == JUMP_IF_FALSE_OR_POP or op == JUMP_IF_TRUE_OR_POP:
                         if (not stack[-1]) == (op == JUMP_IF_FALSE_OR_POP):
-                            pc = arg
                             if steps > limit:
                                 frame.pc = pc
                                 raise rt.step_limit_error(frame)
+                            pc = arg
                         else:
                             pop()
                     elif op == POP_JUMP_IF_IS or op == POP_JUMP_IF_IS_NOT:
                         # arg: (target, marker), the marker None or EXHAUSTED
                         if (pop() is arg[1]) == (op == POP_JUMP_IF_IS):
-                            pc = arg[0]
                             if steps > limit:
                                 frame.pc = pc
                                 raise rt.step_limit_error(frame)
+                            pc = arg[0]
                     elif op == RAISE:
                         if arg == 0:
                             # Bare `raise`: the handled exception, unchanged (CPython's do_raise).
