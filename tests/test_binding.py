@@ -150,3 +150,12 @@ def test_simple_spec_fast_path() -> None:
     assert spec.simple
     assert bind(spec, "f", [1, 2], None, None, None) == [1, 2, UNBOUND]
     assert not ParamSpec.from_code(Code("f", varnames=["a", "k"], argcount=1, kwonlyargcount=1)).simple
+
+
+def test_binding_errors_have_no_context() -> None:
+    """CPython raises these with nothing being handled, so nothing is chained."""
+    spec = ParamSpec.from_code(Code("f", varnames=["a", "b"], argcount=2, posonlyargcount=1))
+    for kwargs in ({"z": 1}, {"a": 1}, {"b": 1, "z": 2}):
+        with pytest.raises(TypeError) as info:
+            bind(spec, "f", (1, 2), kwargs, None, None)
+        assert info.value.__context__ is None

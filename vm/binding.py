@@ -25,14 +25,15 @@ from zir.ir import UNBOUND
 __all__ = ["ParamSpec", "bind"]
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, eq=False)
 class ParamSpec:
     """The parameter layout of a code object, precomputed once per code object.
 
     `names` are the parameter names in slot order (positional, keyword-only, then `*args` and
     `**kwargs` when present); `nlocals` is the size of the frame's local array (parameters first).
     `simple` is true when a call with exactly `argcount` positional arguments and no keywords
-    binds by copying (no keyword-only parameters, no `*args`, no `**kwargs`).
+    binds by copying (no keyword-only parameters, no `*args`, no `**kwargs`). `keyword_slots`
+    maps each parameter a keyword may name (not positional-only ones) to its slot.
     """
 
     argcount: int
@@ -43,6 +44,7 @@ class ParamSpec:
     names: tuple[str, ...]
     nlocals: int
     simple: bool
+    keyword_slots: dict[str, int]
 
     @classmethod
     def from_code(cls, code: Code) -> ParamSpec:
@@ -50,11 +52,13 @@ class ParamSpec:
         varargs = VARARGS in code.flags
         varkw = VARKEYWORDS in code.flags
         nparams = code.argcount + code.kwonlyargcount + varargs + varkw
+        total = code.argcount + code.kwonlyargcount
         return cls(
             argcount=code.argcount, posonlyargcount=code.posonlyargcount,
             kwonlyargcount=code.kwonlyargcount, varargs=varargs, varkw=varkw,
             names=tuple(code.varnames[:nparams]), nlocals=len(code.varnames),
             simple=not (varargs or varkw or code.kwonlyargcount),
+            keyword_slots={code.varnames[i]: i for i in range(code.posonlyargcount, total)},
         )
 
 
@@ -87,16 +91,15 @@ def bind(spec: ParamSpec, qualname: str, args: Sequence[Any], kwargs: Mapping[An
     if spec.varargs:
         fast[total] = tuple(args[n:])
     if kwargs:
-        names = spec.names
-        posonly = spec.posonlyargcount
+        # Keyword-addressable parameters (not positional-only): name -> slot.
+        slots = spec.keyword_slots
         for key, value in kwargs.items():
-            try:
-                j = names.index(key, posonly, total)
-            except ValueError:
+            j = slots.get(key, -1)
+            if j < 0:
                 if kwdict is None:
-                    if posonly:
+                    if spec.posonlyargcount:
                         _check_posonly_as_keyword(spec, qualname, kwargs)
-                    raise TypeError(f"{qualname}() got an unexpected keyword argument '{key}'") from None
+                    raise TypeError(f"{qualname}() got an unexpected keyword argument '{key}'")
                 kwdict[key] = value
                 continue
             if fast[j] is not UNBOUND:
