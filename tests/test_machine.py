@@ -1,0 +1,284 @@
+"""vm.VM, the facade: configuration errors, targets, caching, host fallback, the globals option, and
+real Python functions run through the front end (the behaviours that are the VM's own: frames,
+exceptions across frames and the host boundary, frame-reading builtins, limits, stdout)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pytest
+from zbc_asm import asm
+
+import vm
+from vm.compiler import missing_optimizer_parts
+from zir.bytecode.code import Code
+from zir.errors import FrontendError, VMError, ZirError
+
+
+def stack() -> vm.VM:
+    return vm.VM(mode="stack")
+
+
+def outcome(thunk: Any) -> tuple[str, Any]:
+    try:
+        return ("ok", thunk())
+    except Exception as e:  # noqa: BLE001 -- comparing whatever CPython raises
+        return (type(e).__name__, str(e))
+
+
+def same_as_cpython(fn: Any, *args: Any, **kwargs: Any) -> None:
+    assert outcome(lambda: stack().run(fn, *args, **kwargs)) == outcome(lambda: fn(*args, **kwargs))
+
+
+# -- configuration -------------------------------------------------------------------------------------------
+
+def test_register_mode_is_not_there_yet() -> None:
+    for make in (lambda: vm.VM(), lambda: vm.VM(mode="register")):
+        with pytest.raises(VMError, match="register VM, which arrives with issue 6.*pass mode='stack'"):
+            make()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"mode": "turbo"}, "unknown VM mode 'turbo'"),
+    ({"opt_level": 3}, "opt_level must be 0, 1 or 2"),
+    ({"opt_level": True}, "opt_level must be 0, 1 or 2"),
+    ({"profile": "everything"}, "unknown profile level"),
+    ({"profile": "basic"}, "profiler arrives with issue 6"),
+    ({"max_steps": -1}, "max_steps must be None or a non-negative int"),
+    ({"max_depth": 0}, "max_depth must be a positive int"),
+])
+def test_bad_configuration(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(VMError, match=message):
+        vm.VM(mode=options.pop("mode", "stack"), **options)
+
+
+def test_optimization_levels_are_wired_or_say_what_is_missing() -> None:
+    missing = missing_optimizer_parts()
+    for level in (1, 2):
+        if missing:
+            with pytest.raises(VMError, match=f"opt_level={level} needs .*missing: {missing[0]}"):
+                vm.VM(mode="stack", opt_level=level)
+        else:
+            machine = vm.VM(mode="stack", opt_level=level)
+            assert machine.run(fib, 12) == fib(12)
+            assert machine.compile(fib).code is not machine.compile(fib).code.pycode
+
+
+# -- targets -------------------------------------------------------------------------------------------------
+
+def fib(n: int) -> int:
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+class Counter:
+    def __init__(self, start: int) -> None:
+        self.n = start
+
+    def bump(self, by: int = 1) -> int:
+        self.n += by
+        return self.n
+
+
+def test_targets() -> None:
+    machine = stack()
+    assert machine.run(fib, 10) == 55
+    assert machine.run(lambda a, b=2: a * b, 21) == 42
+    c = Counter(5)
+    assert machine.run(c.bump, by=3) == 8 and c.n == 8
+    code = asm("LOAD_FAST a; LOAD_FAST b; ADD; RETURN_VALUE", params=("a", "b"), defaults=(100,))
+    assert machine.run(code, 1) == 101
+    made = machine.run(asm([("LOAD_CONST", code), "MAKE_FUNCTION 0; RETURN_VALUE"]))
+    assert isinstance(made, vm.VMFunction) and machine.run(made, 1, 2) == 3
+
+
+@pytest.mark.parametrize("target", [len, Counter, functools.partial(fib, 3), 42, Counter(1).bump.__call__])
+def test_targets_without_python_code_are_refused(target: Any) -> None:
+    with pytest.raises(VMError, match="cannot run .* in the VM"):
+        stack().run(target)
+
+
+def test_globals_option_is_for_code_targets_only() -> None:
+    with pytest.raises(VMError, match="globals= applies to ZBC Code targets"):
+        stack().run(fib, 3, globals={})
+
+
+def test_code_with_free_variables_cannot_run_directly() -> None:
+    with pytest.raises(VMError, match="has free variables \\(c\\)"):
+        stack().run(asm("LOAD_DEREF c; RETURN_VALUE", freevars=("c",)))
+
+
+def test_unverifiable_code_does_not_run() -> None:
+    bad = Code("bad", instrs=[], varnames=[])
+    with pytest.raises(ZirError):
+        stack().run(bad)
+
+
+def test_compile_is_cached_per_code_object() -> None:
+    machine = stack()
+    prog = machine.compile(fib)
+    assert machine.compile(fib) is prog and isinstance(prog.code, Code) and prog.code.pycode is fib.__code__
+    machine.run(fib, 8)
+    assert machine.stats()["compiled"] == 1
+    # Two functions sharing a code object (closures from one `def`) share the compiled program.
+    adders = [make_adder(i) for i in range(3)]
+    assert [machine.run(a, 10) for a in adders] == [10, 11, 12]
+    assert machine.compile(adders[0]) is machine.compile(adders[2])
+
+
+def make_adder(k: int) -> Any:
+    def add(x: int) -> int:
+        return x + k
+    return add
+
+
+def gen(n: int) -> Any:
+    yield from range(n)
+
+
+def uses_generator(n: int) -> list[int]:
+    return [x * 2 for x in gen(n)]
+
+
+def test_front_end_refusals() -> None:
+    machine = stack()
+    # The target itself: the front end's error propagates.
+    with pytest.raises(FrontendError, match="generator"):
+        machine.run(gen, 3)
+    # A callee: it runs on the host instead, decided once.
+    assert machine.run(uses_generator, 3) == [0, 2, 4]
+    assert machine.run(uses_generator, 2) == [0, 2]
+    assert machine.stats()["host_fallbacks"] == 1
+    with pytest.raises(FrontendError):
+        machine.run(gen, 3)
+
+
+def test_stats() -> None:
+    machine = stack()
+    machine.run(fib, 5)
+    stats = machine.stats()
+    assert stats["mode"] == "stack" and stats["opt_level"] == 0
+    assert stats["calls"] == 15 and stats["peak_depth"] == 5 and stats["instructions"] > 15
+
+
+# -- real functions: behaviours that belong to the VM --------------------------------------------------------
+
+class Base:
+    def greet(self, who: str) -> str:
+        return f"base {who}"
+
+
+class Child(Base):
+    def greet(self, who: str) -> str:
+        return "child+" + super().greet(who)
+
+
+def uses_super(who: str) -> str:
+    return Child().greet(who)
+
+
+def frame_builtins(a: int) -> Any:
+    b = a * 2
+
+    def inner() -> int:
+        return b
+
+    names = dir()
+    return (sorted(locals()), names, vars()["a"], eval("a + b"), "frame_builtins" in globals(), inner())
+
+
+def exec_in_frame(a: int) -> Any:
+    ns: dict[str, Any] = {}
+    exec("r = a + 1", globals(), ns)
+    return ns["r"], eval("a * 3")
+
+
+def test_frame_reading_builtins_see_the_vm_frame() -> None:
+    same_as_cpython(uses_super, "x")
+    same_as_cpython(frame_builtins, 4)
+    same_as_cpython(exec_in_frame, 4)
+
+
+def bare_super() -> Any:
+    return super()  # type: ignore[misc]
+
+
+def test_super_errors_match() -> None:
+    same_as_cpython(bare_super)
+
+
+def catches_host_error(xs: list[Any]) -> Any:
+    try:
+        return sorted(xs)
+    except TypeError as e:
+        return f"caught: {e}"
+
+
+def reraises_with_context(x: int) -> Any:
+    try:
+        return 1 // x
+    except ZeroDivisionError:
+        raise ValueError("no zero") from None
+
+
+def nested_frames(depth: int) -> int:
+    if depth == 0:
+        raise KeyError("bottom")
+    try:
+        return nested_frames(depth - 1)
+    finally:
+        pass
+
+
+def test_exceptions_across_frames_and_the_host() -> None:
+    same_as_cpython(catches_host_error, [1, "a"])
+    same_as_cpython(catches_host_error, [2, 1])
+    same_as_cpython(reraises_with_context, 0)
+    same_as_cpython(nested_frames, 30)
+    with pytest.raises(ValueError) as info:
+        stack().run(reraises_with_context, 0)
+    assert info.value.__suppress_context__ and type(info.value.__context__) is ZeroDivisionError
+
+
+def calls_back(xs: list[int]) -> list[int]:
+    # VM -> host (sorted) -> native lambda; VM -> host (map) -> VM-made function object
+    return list(map(make_adder(1), sorted(xs, key=lambda v: -v)))
+
+
+def test_host_and_vm_calls_nest() -> None:
+    same_as_cpython(calls_back, [1, 3, 2])
+
+
+def printer(n: int) -> None:
+    for i in range(n):
+        print("line", i, sep="-")
+
+
+def test_stdout_is_the_same(capsys: pytest.CaptureFixture[str]) -> None:
+    printer(3)
+    expected = capsys.readouterr().out
+    stack().run(printer, 3)
+    assert capsys.readouterr().out == expected
+
+
+def countdown(n: int) -> int:
+    return 0 if n == 0 else countdown(n - 1) + 1
+
+
+def test_deep_real_recursion() -> None:
+    assert vm.VM(mode="stack", max_depth=30_000).run(countdown, 25_000) == 25_000
+    with pytest.raises(VMError, match=r"test_machine\.py:\d+ \(function countdown, offset \d+\): "
+                                      r"VM call depth limit exceeded \(max_depth=2000\) calling countdown"):
+        stack().run(countdown, 5000)
+
+
+def spin() -> None:
+    while True:
+        pass
+
+
+def test_step_limit_names_function_and_line() -> None:
+    line = spin.__code__.co_firstlineno + 1  # CPython puts the loop's back jump on the `while` line
+    with pytest.raises(VMError, match=rf"^.*test_machine\.py:{line} \(function spin, offset \d+\): "
+                                      r"step limit exceeded \(max_steps=5000\)$"):
+        vm.VM(mode="stack", max_steps=5000).run(spin)
