@@ -8,6 +8,9 @@ locals as named Vars assigned many times (the result is not in SSA form).
 
 from __future__ import annotations
 
+import sys
+import types
+
 from zir.bytecode.code import Code
 from zir.ir import Function
 from zir.lifting.interp import lift_code
@@ -23,3 +26,14 @@ def lift(code: Code) -> Function:
     raises `zir.VerifyError` naming the offset and source line.
     """
     return lift_code(code)
+
+
+class _CallableModule(types.ModuleType):
+    """Importing the submodule `zir.lift` makes the package attribute `zir.lift` this module,
+    shadowing the lazily loaded function of the same name; so the module calls like the function."""
+
+    def __call__(self, code: Code) -> Function:
+        return lift(code)
+
+
+sys.modules[__name__].__class__ = _CallableModule
