@@ -478,3 +478,78 @@ def test_kernels_round_trip(name: str) -> None:
     n = mod.SIZES["test"]
     diff = describe(run_cpython(mod.run, n), run_roundtrip(mod.run, (n,), {}))
     assert not diff, "\n".join(diff)
+
+
+# --------------------------------------------------------------------------------------------------
+# The ZBC rows stackify added, run on the stack VM
+
+
+def run_ir(text: str, *args: Any) -> Any:
+    """Stackify one IR function and run the ZBC on the stack VM."""
+    import vm
+
+    return vm.VM(mode="stack").run(stackify_text(text), *args)
+
+
+def test_vm_runs_iter_next_and_pop_jump_if_exhausted() -> None:
+    text = """
+        func @f(%xs) {
+        ^entry:
+          %s = const 0
+          %it = get_iter %xs
+          br ^head
+        ^head:
+          %v = iter_next %it
+          cbr_more %v, ^body, ^done
+        ^body:
+          %s = add %s, %v
+          br ^head
+        ^done:
+          %r = build_tuple %s, %v
+          ret %r
+        }
+        """
+    assert "ITER_NEXT" in show(stackify_text(text))
+    assert run_ir(text, [1, 2, 3]) == (6, zir.EXHAUSTED)
+
+
+def test_vm_runs_unpack_tuple_item_and_unpack_star() -> None:
+    text = """
+        func @f(%s, %r) {
+        ^entry:
+          %t = unpack %s {count=2}
+          %a = tuple_item %t {index=1}
+          %u = unpack_star %r {before=1, after=1}
+          %o = build_tuple %a, %t, %u
+          ret %o
+        }
+        """
+    ops = show(stackify_text(text))
+    assert {"UNPACK 2", "TUPLE_ITEM 1", "UNPACK_STAR 257"} <= set(ops)
+    assert run_ir(text, "ab", [1, 2, 3, 4]) == ("b", ("a", "b"), (1, [2, 3], 4))
+    with pytest.raises(ValueError, match=r"^not enough values to unpack \(expected 2, got 1\)$"):
+        run_ir(text, [1], [1, 2])
+    with pytest.raises(ValueError, match=r"^not enough values to unpack \(expected at least 2, got 1\)$"):
+        run_ir(text, "ab", [1])
+
+
+def test_vm_runs_unbound_moves_and_check_bound() -> None:
+    text = """
+        func @f(%c) {
+        ^entry:
+          %x = const undef
+          cbr %c, ^set, ^use
+        ^set:
+          %x = const 1
+          br ^use
+        ^use:
+          %y = copy %x
+          check_bound %y {name="x"}
+          ret %y
+        }
+        """
+    assert {"LOAD_UNBOUND", "LOAD_FAST_UNCHECKED x", "CHECK_BOUND x"} <= set(show(stackify_text(text)))
+    assert run_ir(text, True) == 1
+    with pytest.raises(UnboundLocalError,
+                       match=r"^cannot access local variable 'x' where it is not associated with a value$"):
+        run_ir(text, False)
