@@ -11,6 +11,7 @@ are estimated *before* computing, so `2 ** 10**9` or `"x" * 10**9` cost nothing.
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
@@ -67,7 +68,8 @@ def _estimate_too_big(impl: Any, args: list[Any]) -> bool:
     if impl in (operator.pow, operator.ipow) and len(args) == 2:
         base, exp = args
         if isinstance(base, (int, bool)) and isinstance(exp, (int, bool)) and exp > 0 and abs(base) > 1:
-            return _bits(base) * int(exp) > MAX_BITS
+            # the result has about exp * log2|base| bits (the exact check follows the computation)
+            return int(exp) * math.log2(abs(base)) > MAX_BITS + 1
         if isinstance(exp, (int, bool)) and abs(int(exp)) > 10_000 and not isinstance(base, (int, bool)):
             # float/complex powers are bounded in size, but keep the work bounded as well
             return True

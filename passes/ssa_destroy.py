@@ -25,7 +25,6 @@ Sets `f.ssa = False`.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 
 import attrs
@@ -40,25 +39,47 @@ Copy = tuple[Var, Value]
 
 
 def sequentialize(copies: list[Copy], fresh: Callable[[], Var]) -> list[Copy]:
-    """Order a parallel copy (all reads before all writes) as sequential copies (Boissinot et al.
-    2009, algorithm 1, restated): emit a copy whose destination no pending copy still reads; when
-    none is left, every pending copy is on a cycle: save one destination in a fresh temporary and
-    let its readers read the temporary. Destinations must be distinct."""
-    pending = [(d, s) for d, s in copies if d != s]
+    """Order a parallel copy (all reads before all writes) as sequential copies, after Boissinot et
+    al. 2009, algorithm 1. Destinations must be distinct.
+
+    `loc[v]` is where the value `v` had before the parallel copy lives now. A destination is
+    *ready* once nobody still needs its old value: at the start when no copy reads it, later when
+    its value has been copied somewhere else (`loc` moved). When no destination is ready, the
+    remaining copies form cycles: one destination's value is saved in a fresh temporary, which
+    frees it. Constants read no register, so their copies go last.
+    """
+    pending: dict[str, Var] = {}
+    dest_of: dict[str, Var] = {}
+    consts: list[Copy] = []
+    for d, s in copies:
+        if isinstance(s, Const):
+            consts.append((d, s))
+        elif d != s:
+            pending[d.name] = s
+            dest_of[d.name] = d
+    loc: dict[str, Var] = {s.name: s for s in pending.values()}
+    read = {s.name for s in pending.values()}
+    ready = [name for name in pending if name not in read]
+    queued = set(ready)
     out: list[Copy] = []
     while pending:
-        reads = Counter(s.name for _, s in pending if isinstance(s, Var))
-        for n, (d, s) in enumerate(pending):
-            if reads[d.name] == 0:
-                out.append((d, s))
-                del pending[n]
-                break
-        else:
-            d = pending[0][0]
+        while ready:
+            name = ready.pop(0)
+            src = pending.pop(name)
+            out.append((dest_of[name], loc[src.name]))
+            # the old value of src is now also in this destination, which nothing overwrites again
+            loc[src.name] = dest_of[name]
+            if src.name in pending and src.name not in queued:
+                queued.add(src.name)
+                ready.append(src.name)
+        if pending:
+            name = next(iter(pending))
             t = fresh()
-            out.append((t, d))
-            pending = [(dd, t if ss == d else ss) for dd, ss in pending]
-    return out
+            out.append((t, dest_of[name]))
+            loc[name] = t
+            queued.add(name)
+            ready.append(name)
+    return out + consts
 
 
 def _instrs(copies: list[Copy]) -> list[Instr]:

@@ -11,6 +11,7 @@ bools, floats (-0.0, nan-free) and strings, so type-unsound rewrites change resu
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from hypothesis import strategies as st
@@ -29,6 +30,7 @@ LITERALS: list[Any] = [0, 1, 2, 3, -1, 7, 0, 1, True, False, -0.0, 1.5, "s", 10]
 # expr: ("var", name) | ("lit", value) | ("bin", op, e1, e2) | ("not", e) | ("neg", e)
 
 
+@functools.cache
 def exprs(depth: int = 2) -> st.SearchStrategy[Any]:
     leaf = st.one_of(st.tuples(st.just("var"), st.sampled_from(LOCALS + PARAMS)),
                      st.tuples(st.just("lit"), st.sampled_from(LITERALS)))
@@ -43,6 +45,7 @@ def exprs(depth: int = 2) -> st.SearchStrategy[Any]:
     )
 
 
+@functools.cache
 def stmts(depth: int, in_loop: bool) -> st.SearchStrategy[list[Any]]:
     simple = [
         st.tuples(st.just("assign"), st.sampled_from(LOCALS), exprs()),

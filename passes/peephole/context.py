@@ -9,7 +9,7 @@ from passes.analyses import AnalysisManager, PreservedAnalyses
 from passes.edit import use_counts
 from passes.facts import Bound, Kinds
 from passes.fold import propagatable
-from zir.ir import Const, Function
+from zir.ir import Const, Function, Value, Var
 
 
 class Rewriter:
@@ -31,7 +31,7 @@ class Rewriter:
         self._bound: Bound | None = None
         self._uses: Counter[str] | None = None
         self._cfg: Any = None
-        self._consts: dict[str, Const] | None = None
+        self._consts: dict[str, Value] | None = None
 
     def new_round(self) -> None:
         """Forget the facts; the next query recomputes them."""
@@ -66,12 +66,25 @@ class Rewriter:
             self._cfg = self.am.cfg(self.f)
         return self._cfg
 
-    def ssa_constants(self) -> dict[str, Const]:
-        """SSA form: Var name -> the literal its `const` definition gives it."""
+    def ssa_constants(self) -> dict[str, Value]:
+        """SSA form: Var name -> what reads of it may read instead: the literal of its `const`
+        definition, or the source of its `copy` (chains followed)."""
         if self._consts is None:
-            self._consts = {i.dest.name: i.args[0] for _, i in self.f.instructions()
-                            if i.op == "const" and i.dest is not None and isinstance(i.args[0], Const)
-                            and propagatable(i.args[0])}
+            table: dict[str, Value] = {}
+            for _, i in self.f.instructions():
+                if i.dest is None or i.op not in ("const", "copy"):
+                    continue
+                src = i.args[0]
+                if isinstance(src, Const) and propagatable(src) or isinstance(src, Var) and src != i.dest:
+                    table[i.dest.name] = src
+            for name in list(table):
+                seen = {name}
+                v = table[name]
+                while isinstance(v, Var) and v.name in table and v.name not in seen:
+                    seen.add(v.name)
+                    v = table[v.name]
+                table[name] = v
+            self._consts = {n: v for n, v in table.items() if v != Var(n)}
         return self._consts
 
     def add_use(self, name: str, n: int = 1) -> None:

@@ -118,30 +118,35 @@ INSTRUCTION_REWRITES = [copy_of_constant, fold_constant, simplify_identity, trut
 
 
 def propagate_constants(rw: Rewriter, b: Block) -> bool:
-    """Reads of a Var defined by `const` read the literal instead (SSA: everywhere; before SSA: later
-    in the same block, until the Var is assigned again)."""
+    """Reads of a Var defined by `const` read the literal instead (SSA: everywhere, and reads of a
+    `copy` read its source; before SSA: later in the same block, until the Var is assigned again)."""
     changed = False
     if rw.f.ssa:
-        consts = rw.ssa_constants()
+        table = rw.ssa_constants()
         for p in b.phis:
             for label, v in list(p.incoming.items()):
-                if isinstance(v, Var) and v.name in consts and v != p.dest:
-                    if rw.allow(f"replace {format_value(v)} by {format_value(consts[v.name])} in the phi "
+                if isinstance(v, Var) and v.name in table and v != p.dest:
+                    new = table[v.name]
+                    if rw.allow(f"replace {format_value(v)} by {format_value(new)} in the phi "
                                 f"of {format_value(p.dest)} in ^{b.label} of @{rw.f.name}"):
-                        p.incoming[label] = consts[v.name]
-                        changed = rw.did("constants propagated")
-    known: dict[str, Const] = {}
+                        p.incoming[label] = new
+                        changed = rw.did(_statistic(new))
+    known: dict[str, Value] = {}
     for i in b.instrs:
         table = rw.ssa_constants() if rw.f.ssa else known
         if i.op != "const":
             for n, a in enumerate(i.args):
                 if isinstance(a, Var) and a.name in table:
-                    c = table[a.name]
-                    if rw.allow(f"replace {format_value(a)} by {format_value(c)} in {where(i, b, rw.f)}"):
-                        i.args[n] = c
-                        changed = rw.did("constants propagated")
+                    new = table[a.name]
+                    if rw.allow(f"replace {format_value(a)} by {format_value(new)} in {where(i, b, rw.f)}"):
+                        i.args[n] = new
+                        changed = rw.did(_statistic(new))
         if i.dest is not None and not rw.f.ssa:
             known.pop(i.dest.name, None)
             if i.op == "const" and isinstance(i.args[0], Const) and propagatable(i.args[0]):
                 known[i.dest.name] = i.args[0]
     return changed
+
+
+def _statistic(new: Value) -> str:
+    return "constants propagated" if isinstance(new, Const) else "copies propagated"
