@@ -34,9 +34,10 @@ class Program:
     """A verified code object decoded for a VM mode.
 
     `code` is the ZBC that runs (after optimization at O1/O2), `spec` its parameter layout,
-    `ncellvars` how many fresh cells a frame makes. `instrs` and `handler_at` are the mode's
-    decoded form: for the stack mode, `(kind, arg)` pairs and, per instruction, the innermost
-    exception handler `(target, depth, lasti)` or None.
+    `ncellvars` how many fresh cells a frame makes, `padding` the UNBOUND values that follow the
+    positional parameters in a fresh local array. `instrs` and `handler_at` are the mode's decoded
+    form: for the stack mode, `(kind, arg)` pairs and, per instruction, the innermost exception
+    handler `(target, depth, lasti)` or None.
     """
 
     code: Code
@@ -44,6 +45,7 @@ class Program:
     ncellvars: int
     instrs: list[tuple[int, Any]]
     handler_at: list[tuple[int, int, bool] | None]
+    padding: tuple[Any, ...] = ()
 
 
 #: What a VM mode supplies: verified ZBC in, its decoded `Program` out.
@@ -79,7 +81,9 @@ class Compiler:
         self._decode = decode
         # id(key object) -> (key object, value): holding the key keeps its id from being reused.
         self._translations: dict[int, tuple[types.CodeType, Code]] = {}
-        self._programs: dict[int, tuple[Any, Program | None]] = {}
+        #: id(code object) -> (code object, its Program or None for "runs on the host"), for CPython
+        #: code objects and ZBC Codes alike. Interpreters read it directly on their call path.
+        self.programs: dict[int, tuple[Any, Program | None]] = {}
         self.compiled = 0  #: code objects compiled to a Program
         self.host_fallbacks = 0  #: callees the front end refused, run on the host instead
 
@@ -88,32 +92,32 @@ class Compiler:
     def for_function(self, fn: types.FunctionType) -> Program:
         """The program of a Python function that is a *target*: front-end errors propagate."""
         pycode = fn.__code__
-        entry = self._programs.get(id(pycode))
+        entry = self.programs.get(id(pycode))
         if entry is not None and entry[0] is pycode and entry[1] is not None:
             return entry[1]
         prog = self.for_code(self.translate(pycode))
-        self._programs[id(pycode)] = (pycode, prog)
+        self.programs[id(pycode)] = (pycode, prog)
         return prog
 
     def for_callee(self, pycode: types.CodeType) -> Program | None:
         """The program of a function that VM code calls, or None when it must run on the host
         (the front end refused it; the decision is cached)."""
-        entry = self._programs.get(id(pycode))
+        entry = self.programs.get(id(pycode))
         if entry is not None and entry[0] is pycode:
             return entry[1]
         try:
             code = self.translate(pycode)
         except FrontendError:
             self.host_fallbacks += 1
-            self._programs[id(pycode)] = (pycode, None)
+            self.programs[id(pycode)] = (pycode, None)
             return None
         prog = self.for_code(code)
-        self._programs[id(pycode)] = (pycode, prog)
+        self.programs[id(pycode)] = (pycode, prog)
         return prog
 
     def for_code(self, code: Code) -> Program:
         """The program of a ZBC `Code`: verified, optimized at O1/O2, decoded; cached."""
-        entry = self._programs.get(id(code))
+        entry = self.programs.get(id(code))
         if entry is not None and entry[0] is code and entry[1] is not None:
             return entry[1]
         if HOST in code.flags:
@@ -125,7 +129,7 @@ class Compiler:
         runnable = self._optimize(code) if self.opt_level else code
         prog = self._decode(runnable)
         self.compiled += 1
-        self._programs[id(code)] = (code, prog)
+        self.programs[id(code)] = (code, prog)
         return prog
 
     # -- translations ----------------------------------------------------------------------------

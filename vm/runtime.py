@@ -38,6 +38,10 @@ CellType = types.CellType
 Execute = Callable[["Runtime", Frame, "BaseException | None"], Any]
 
 
+#: The cells of a frame that has none (never mutated: cells are only indexed).
+_NO_CELLS: list[Any] = []
+
+
 class VMLimitError(VMError):
     """A step or depth limit ended the program. VM code cannot catch it: it unwinds every frame."""
 
@@ -90,6 +94,7 @@ class Runtime:
 
     def __init__(self, compiler: Compiler, execute: Execute, max_steps: int | None, max_depth: int) -> None:
         self.compiler = compiler
+        self.programs = compiler.programs
         self.execute = execute
         self.max_steps = max_steps
         self.max_depth = max_depth
@@ -145,13 +150,16 @@ class Runtime:
             if closure:
                 cells.extend(closure)
         else:
-            cells = []
+            cells = _NO_CELLS
         self.frames += 1
         return Frame(prog, fast, cells, globals, builtins, func)
 
     def frame_for_call(self, f: Any, args: Sequence[Any], kwargs: dict[str, Any] | None) -> Frame | None:
         """The VM frame for calling `f(*args, **kwargs)` from VM code, or None when `f` runs on the
-        host (not a Python function, a method of one, or a VM function; or refused by the front end)."""
+        host (not a Python function, a method of one, or a VM function; or refused by the front end).
+
+        This is every VM-to-VM call, so the common case (a cached Python function called with
+        exactly its positional parameters) is written out flat, without further calls."""
         tf = type(f)
         if tf is MethodType:
             func = f.__func__
@@ -161,11 +169,26 @@ class Runtime:
             args = [f.__self__, *args]
             f = func
         if tf is FunctionType:
-            prog = self.compiler.for_callee(f.__code__)
+            code = f.__code__
+            entry = self.programs.get(id(code))
+            prog = entry[1] if entry is not None and entry[0] is code else self.compiler.for_callee(code)
             if prog is None:
                 return None
-            return self.new_frame(prog, f.__qualname__, args, kwargs, f.__defaults__, f.__kwdefaults__,
-                                  f.__closure__, f.__globals__, f.__builtins__, f)
+            spec = prog.spec
+            if kwargs is None and spec.simple and len(args) == spec.argcount:
+                fast = [*args, *prog.padding]
+            else:
+                fast = bind(spec, f.__qualname__, args, kwargs, f.__defaults__, f.__kwdefaults__)
+            closure = f.__closure__
+            cells: list[Any]
+            if prog.ncellvars or closure:
+                cells = [CellType() for _ in range(prog.ncellvars)]
+                if closure:
+                    cells.extend(closure)
+            else:
+                cells = _NO_CELLS
+            self.frames += 1
+            return Frame(prog, fast, cells, f.__globals__, f.__builtins__, f)
         if tf is VMFunction:
             return self.frame_for_vmfunction(f, args, kwargs)
         return None
