@@ -282,3 +282,37 @@ def test_step_limit_names_function_and_line() -> None:
     with pytest.raises(VMError, match=rf"^.*test_machine\.py:{line} \(function spin, offset \d+\): "
                                       r"step limit exceeded \(max_steps=5000\)$"):
         vm.VM(mode="stack", max_steps=5000).run(spin)
+
+
+def helper() -> int:
+    return 1
+
+
+def swallows_everything() -> Any:
+    try:
+        return helper()
+    except Exception as e:  # noqa: BLE001 -- the point: even this must not catch a VM fault
+        return f"caught {type(e).__name__}"
+
+
+def test_a_callee_that_cannot_be_compiled_is_a_vm_fault(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zir.errors import VerifyError
+
+    machine = stack()
+    real = machine._compiler.translate
+
+    def translate(pycode: Any) -> Code:
+        if pycode is helper.__code__:
+            raise VerifyError("helper: broken translation")
+        return real(pycode)
+
+    monkeypatch.setattr(machine._compiler, "translate", translate)
+    with pytest.raises(vm.VMFault, match="cannot compile helper for the VM: helper: broken translation"):
+        machine.run(swallows_everything)
+
+
+def test_closure_length_mismatch_is_cpythons_value_error() -> None:
+    inner = asm("LOAD_DEREF c; RETURN_VALUE", name="inner", freevars=("c",))
+    code = asm(["BUILD_TUPLE 0", ("LOAD_CONST", inner), "MAKE_FUNCTION 8; RETURN_VALUE"])
+    with pytest.raises(ValueError, match="^inner requires closure of length 1, not 0$"):
+        stack().run(code)

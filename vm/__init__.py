@@ -5,6 +5,6 @@ ZBC that has no CPython code.
 """
 
 from vm.machine import VM
-from vm.runtime import VMFunction, VMLimitError
+from vm.runtime import VMFault, VMFunction, VMLimitError
 
-__all__ = ["VM", "VMFunction", "VMLimitError"]
+__all__ = ["VM", "VMFault", "VMFunction", "VMLimitError"]

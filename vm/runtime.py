@@ -25,10 +25,11 @@ from vm.compiler import Compiler, Program
 from vm.frame import Frame
 from vm.semantics import BUILTINS, MISSING
 from zir.bytecode.code import Code
-from zir.errors import VMError
+from zir.errors import VMError, ZirError
 from zir.ir import UNBOUND
 
-__all__ = ["FRAME_BUILTINS", "Runtime", "VMFunction", "VMLimitError", "builtins_of", "frame_locals"]
+__all__ = ["FRAME_BUILTINS", "Runtime", "VMFault", "VMFunction", "VMLimitError", "builtins_of",
+           "frame_locals"]
 
 FunctionType = types.FunctionType
 MethodType = types.MethodType
@@ -42,8 +43,13 @@ Execute = Callable[["Runtime", Frame, "BaseException | None"], Any]
 _NO_CELLS: list[Any] = []
 
 
-class VMLimitError(VMError):
-    """A step or depth limit ended the program. VM code cannot catch it: it unwinds every frame."""
+class VMFault(VMError):
+    """The VM cannot go on: a limit was reached, or code a call needs cannot be compiled. VM code
+    cannot catch it (it is not the program's exception): it unwinds every frame to the host."""
+
+
+class VMLimitError(VMFault):
+    """A step or depth limit ended the program."""
 
 
 class VMFunction:
@@ -171,7 +177,7 @@ class Runtime:
         if tf is FunctionType:
             code = f.__code__
             entry = self.programs.get(id(code))
-            prog = entry[1] if entry is not None and entry[0] is code else self.compiler.for_callee(code)
+            prog = entry[1] if entry is not None and entry[0] is code else self._compile_callee(f)
             if prog is None:
                 return None
             spec = prog.spec
@@ -193,12 +199,26 @@ class Runtime:
             return self.frame_for_vmfunction(f, args, kwargs)
         return None
 
+    def _compile_callee(self, f: types.FunctionType) -> Program | None:
+        """The program of a Python function VM code calls (None: it runs on the host). A failure
+        other than the front end's refusal is the VM's, not the program's: a VMFault."""
+        try:
+            return self.compiler.for_callee(f.__code__)
+        except ZirError as e:
+            err = e
+        raise VMFault(f"cannot compile {f.__qualname__} for the VM: {err}") from err
+
     def frame_for_vmfunction(self, f: VMFunction, args: Sequence[Any],
                              kwargs: dict[str, Any] | None) -> Frame:
         """The frame for calling a VM function object."""
-        prog = self.compiler.for_code(f.__code__)
-        return self.new_frame(prog, f.__qualname__, args, kwargs, f.__defaults__, f.__kwdefaults__,
-                              f.__closure__, f.__globals__, f.__builtins__, f)
+        try:
+            prog = self.compiler.for_code(f.__code__)
+        except ZirError as e:
+            err = e
+        else:
+            return self.new_frame(prog, f.__qualname__, args, kwargs, f.__defaults__, f.__kwdefaults__,
+                                  f.__closure__, f.__globals__, f.__builtins__, f)
+        raise VMFault(f"cannot compile {f.__qualname__} for the VM: {err}") from err
 
     def make_function(self, frame: Frame, code: Code, defaults: tuple[Any, ...] | None,
                       kwdefaults: dict[str, Any] | None, annotations: Any,
@@ -218,8 +238,9 @@ class Runtime:
             self.compiler.remember(code.pycode, code)
             return fn
         if len(code.freevars) != (len(closure) if closure else 0):
-            raise VMError(f"{frame.where()}: code object '{code.name}' needs a closure of "
-                          f"{len(code.freevars)} cells, got {len(closure) if closure else 0}")
+            # What types.FunctionType says for the same mistake.
+            raise ValueError(f"{code.name} requires closure of length {len(code.freevars)}, "
+                             f"not {len(closure) if closure else 0}")
         return VMFunction(code, frame.globals, frame.builtins, defaults, kwdefaults, annotations,
                           closure, self)
 

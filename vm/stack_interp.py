@@ -17,8 +17,8 @@ handler functions (`_SLOW_HANDLERS`).
 Exceptions: the loop catches whatever an instruction raises, sets `__context__` the way CPython's
 `_PyErr_SetObject` would from the exception the *program* is handling, then looks for a handler in
 the current frame's table, unwinding VM frames until one has a handler or the entry frame is left
-(then the exception propagates to the host caller). A step/depth limit error (`VMLimitError`) is not
-catchable by VM code.
+(then the exception propagates to the host caller). A `VMFault` (a step or depth limit, code that
+cannot be compiled) is not catchable by VM code.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 from vm.binding import ParamSpec
 from vm.compiler import Program
 from vm.frame import Frame
-from vm.runtime import FRAME_BUILTINS, Runtime, VMFunction, VMLimitError
+from vm.runtime import FRAME_BUILTINS, Runtime, VMFault, VMFunction
 from vm.semantics import (
     MISSING,
     args_for_call,
@@ -636,7 +636,7 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                         raise exc
             except BaseException as caught:
                 frame.pc = pc
-                if type(caught) is VMLimitError:
+                if isinstance(caught, VMFault):
                     raise
                 if caught is raised:
 
