@@ -1,0 +1,127 @@
+"""The `zir` command: argparse front door, shared I/O helpers and error reporting.
+
+Each subcommand lives in its own small module (`zir.cli_opt`, ...) that exposes
+`register(subparsers, common)`: it adds its parser (with `common` as a parent, for the shared
+options) and sets `func`, a `run(args) -> int`. Adding a subcommand is a new module and one entry
+in `SUBCOMMANDS`.
+
+Conventions follow LLVM's tools: input `-` is stdin, `-o -` (the default) is stdout, output files
+are written only once everything succeeded. Exit codes: 0 success, 1 a program or IR error (any
+`zir.ZirError`, or a file that cannot be read or written), 2 a usage error. An error prints one line,
+`zir: error: <message>`, on stderr; `--traceback` adds the Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+
+from zir.errors import ZirError
+
+#: Modules that provide subcommands, in the order `zir --help` lists them.
+SUBCOMMANDS: tuple[str, ...] = ("zir.cli_opt",)
+
+
+class CommandError(ZirError):
+    """A command-level failure that is the user's to fix (a file that cannot be read or written)."""
+
+
+def read_input(path: str) -> tuple[str, str]:
+    """The text of `path` (UTF-8; `-` is stdin) and the name to use for it in messages."""
+    if path == "-":
+        return sys.stdin.buffer.read().decode("utf-8", errors="surrogateescape"), "<stdin>"
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+            return fh.read(), path
+    except OSError as e:
+        raise CommandError(f"cannot read {path}: {e.strerror or e}") from e
+
+
+def write_output(text: str, path: str) -> None:
+    """Write `text` (UTF-8) to `path` (`-` is stdout) atomically: a file is replaced only when the
+    whole text is written, so an error never leaves a half-written output behind."""
+    data = text.encode("utf-8", errors="surrogateescape")
+    if path == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".zir-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as e:
+        raise CommandError(f"cannot write {path}: {e.strerror or e}") from e
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS keeps a subcommand's default from overwriting `zir --traceback opt ...`.
+    common.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
+                        help="show the Python traceback of an error")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every subcommand of `SUBCOMMANDS` registered."""
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="zir", parents=[common],
+        description="zir: a compiler-pass framework and virtual machine for Python 3.11 bytecode.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(name).register(sub, common)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("zir")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `zir` command with `argv` (default: `sys.argv[1:]`) and return its exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse: 0 after --help/--version, 2 for a usage error
+        return e.code if isinstance(e.code, int) else 2
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_usage(sys.stderr)
+        print("zir: error: a command is required (see zir --help)", file=sys.stderr)
+        return 2
+    try:
+        return int(func(args))
+    except ZirError as e:
+        if getattr(args, "traceback", False):
+            traceback.print_exc()
+        # One line: a message holding a newline (it should not) still stays one line.
+        print(f"zir: error: {e}".replace("\n", "\\n"), file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `zir opt f.zir | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
