@@ -62,7 +62,7 @@ def test_optimization_levels_are_wired_or_say_what_is_missing() -> None:
         else:
             machine = vm.VM(mode="stack", opt_level=level)
             assert machine.run(fib, 12) == fib(12)
-            assert machine.compile(fib).code is not machine.compile(fib).code.pycode
+            assert machine.compile(fib).code.pycode is fib.__code__
 
 
 # -- targets -------------------------------------------------------------------------------------------------
@@ -116,14 +116,25 @@ def test_unverifiable_code_does_not_run() -> None:
 
 def test_compile_is_cached_per_code_object() -> None:
     machine = stack()
-    prog = machine.compile(fib)
-    assert machine.compile(fib) is prog and isinstance(prog.code, Code) and prog.code.pycode is fib.__code__
+    compiled = machine.compile(fib)
+    assert compiled(10) == 55
+    assert machine.compile(fib).program is compiled.program
+    assert isinstance(compiled.code, Code) and compiled.code.pycode is fib.__code__
     machine.run(fib, 8)
     assert machine.stats()["compiled"] == 1
     # Two functions sharing a code object (closures from one `def`) share the compiled program.
     adders = [make_adder(i) for i in range(3)]
     assert [machine.run(a, 10) for a in adders] == [10, 11, 12]
-    assert machine.compile(adders[0]) is machine.compile(adders[2])
+    assert machine.compile(adders[0]).program is machine.compile(adders[2]).program
+
+
+def test_compiled_code_keeps_its_globals() -> None:
+    machine = stack()
+    counter = machine.compile(asm("LOAD_GLOBAL n; LOAD_CONST 1; ADD; COPY 1; STORE_GLOBAL n; RETURN_VALUE"),
+                              globals={"n": 10})
+    assert [counter(), counter()] == [11, 12] and counter.globals is not None and counter.globals["n"] == 12
+    fresh = machine.compile(asm("LOAD_CONST 1; STORE_GLOBAL n; LOAD_GLOBAL n; RETURN_VALUE"))
+    assert fresh() == 1 and fresh.globals is not None and fresh.globals["n"] == 1
 
 
 def make_adder(k: int) -> Any:

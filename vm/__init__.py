@@ -4,7 +4,7 @@ The public entry point is `vm.VM` (vm/machine.py); `vm.VMFunction` is the functi
 ZBC that has no CPython code.
 """
 
-from vm.machine import VM
+from vm.machine import VM, Compiled
 from vm.runtime import VMFault, VMFunction, VMLimitError
 
-__all__ = ["VM", "VMFault", "VMFunction", "VMLimitError"]
+__all__ = ["VM", "Compiled", "VMFault", "VMFunction", "VMLimitError"]

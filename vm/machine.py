@@ -4,7 +4,8 @@
     machine.run(fn, 3, 4)                 # fn(3, 4) run in the VM; same value/exception/stdout as CPython
     machine.run(obj.method, 1)            # a bound method: its __func__ runs with self bound
     machine.run(code, 1, globals=env)     # a ZBC Code, with its own defaults, in a globals dict
-    machine.compile(fn)                   # compile ahead of time (cached); returns the Program
+    run = machine.compile(fn)             # compile ahead of time (cached per code object) ...
+    run(3, 4)                             # ... and call the result to run it in this VM
     machine.stats()                       # counters
 
 Modes: `mode="stack"` runs ZBC on the stack interpreter (vm/stack_interp.py). `mode="register"`, the
@@ -19,6 +20,8 @@ import builtins
 import types
 from typing import Any
 
+import attrs
+
 from vm.compiler import Compiler, Program
 from vm.frame import Frame
 from vm.runtime import Runtime, VMFunction, builtins_of
@@ -26,7 +29,7 @@ from vm.stack_interp import decode, execute
 from zir.bytecode.code import Code
 from zir.errors import VMError
 
-__all__ = ["DEFAULT_MAX_DEPTH", "MODES", "PROFILES", "VM"]
+__all__ = ["DEFAULT_MAX_DEPTH", "MODES", "PROFILES", "VM", "Compiled"]
 
 MODES = ("register", "stack")
 PROFILES = ("none", "basic", "detailed", "full")
@@ -35,13 +38,37 @@ PROFILES = ("none", "basic", "detailed", "full")
 DEFAULT_MAX_DEPTH = 2000
 
 
+@attrs.define(eq=False)
+class Compiled:
+    """What `VM.compile` returns: a target compiled for one machine. Calling it runs the target in
+    that machine (`machine.run(target, ...)`); `program` is the compiled form and `code` the ZBC
+    that runs (after optimization at O1/O2). A ZBC `Code` target keeps the globals dict it was
+    compiled with (a fresh one unless `globals=` was given), shared by every call."""
+
+    machine: VM
+    target: Any
+    program: Program
+    globals: dict[str, Any] | None = None
+
+    @property
+    def code(self) -> Any:
+        """The ZBC `Code` the machine runs."""
+        return self.program.code
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.machine.run(self.target, *args, globals=self.globals, **kwargs)
+
+
 class VM:
     """A virtual machine: mode, optimization level and limits, with its compiled-code cache.
 
-    `max_steps` (None: unlimited) ends a program after that many executed instructions, and
-    `max_depth` when more VM frames than that are active; both with `zir.VMError` naming the
-    function and line. `pools` is accepted for the documented signature; frame pools arrive with
-    the register VM (issue 6) and the stack mode allocates plainly.
+    `max_steps` (None: unlimited) ends a program with `zir.VMError` after that many executed ZBC
+    instructions, counted over the machine's lifetime and checked at every jump and call; a run
+    nested inside a host call (host code calling a VM function) is held to the budget left when
+    it starts. `max_depth` ends it when more VM frames than that are active at once (nested runs
+    included). Both errors name the function and line, and VM code cannot catch them. `pools`
+    is accepted for the documented signature; frame pools arrive with the register VM (issue 6)
+    and the stack mode allocates plainly.
     """
 
     def __init__(self, mode: str = "register", opt_level: int = 0, profile: str = "none", pools: bool = True,
@@ -84,17 +111,19 @@ class VM:
         own `__globals__`."""
         return self._runtime.run(self._entry_frame(target, args, kwargs, globals))
 
-    def compile(self, target: Any, /, *, globals: dict[str, Any] | None = None) -> Program:
-        """Compile `target` (as `run` accepts it) without running it; cached per code object.
-        Returns the `Program`, whose `.code` is the ZBC the VM runs."""
+    def compile(self, target: Any, /, *, globals: dict[str, Any] | None = None) -> Compiled:
+        """Compile `target` (as `run` accepts it) without running it; the work is cached per code
+        object. Returns a `Compiled`: call it to run the target here. For a ZBC `Code`, `globals`
+        is the dict its runs use (default: a fresh one, made now)."""
         fn, _ = self._unwrap(target)
         if isinstance(fn, types.FunctionType):
             self._refuse_globals(fn, globals)
-            return self._compiler.for_function(fn)
+            return Compiled(self, target, self._compiler.for_function(fn))
         if isinstance(fn, VMFunction):
-            return self._compiler.for_code(fn.__code__)
+            return Compiled(self, target, self._compiler.for_code(fn.__code__))
         if isinstance(fn, Code):
-            return self._compiler.for_code(fn)
+            env = globals if globals is not None else {"__builtins__": builtins}
+            return Compiled(self, target, self._compiler.for_code(fn), env)
         raise self._refusal(target)
 
     def stats(self) -> dict[str, Any]:
