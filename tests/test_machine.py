@@ -327,3 +327,30 @@ def test_closure_length_mismatch_is_cpythons_value_error() -> None:
     code = asm(["BUILD_TUPLE 0", ("LOAD_CONST", inner), "MAKE_FUNCTION 8; RETURN_VALUE"])
     with pytest.raises(ValueError, match="^inner requires closure of length 1, not 0$"):
         stack().run(code)
+
+
+def reports_handled_exception() -> Any:
+    import sys
+    import traceback
+
+    try:
+        1 // 0
+    except ZeroDivisionError as e:
+        info = sys.exc_info()
+        return (info[0].__name__ if info[0] else None, info[1] is e, traceback.format_exc().splitlines()[-1])
+
+
+def host_error_while_handling() -> Any:
+    try:
+        {}["k"]
+    except KeyError:
+        try:
+            int("x")
+        except ValueError as e:
+            return type(e.__context__).__name__
+
+
+def test_host_code_sees_the_exception_vm_code_handles() -> None:
+    same_as_cpython(reports_handled_exception)
+    same_as_cpython(host_error_while_handling)
+    assert stack().run(reports_handled_exception)[1] is True

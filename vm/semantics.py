@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
-    "MISSING", "before_with", "check_except_type", "dict_merge", "dict_update", "exc_matches",
-    "function_str", "has_tp_iter", "import_from", "import_name", "is_sequence", "kwargs_for_call",
-    "args_for_call", "list_extend", "lookup_special", "prepare_raise", "set_context", "unpack_ex",
+    "MISSING", "args_for_call", "before_with", "call_while_handling", "check_except_type", "dict_merge",
+    "dict_update", "exc_matches", "function_str", "has_tp_iter", "import_from", "import_name", "is_sequence",
+    "kwargs_for_call", "list_extend", "lookup_special", "prepare_raise", "set_context", "unpack_ex",
     "unpack_sequence", "with_exit",
 ]
 
@@ -155,6 +155,23 @@ def exc_matches(exc: BaseException, right: Any) -> bool:
         elif r is type(exc):
             return True
     return False
+
+
+def call_while_handling(handled: BaseException, f: Any, args: Any, kwargs: dict[str, Any] | None) -> Any:
+    """Call host code `f` from VM code that is handling `handled`, so that the host sees what
+    CPython code would: `sys.exc_info()`, `traceback.format_exc()` and `logging.exception()`
+    report `handled`, and an exception `f` raises chains to it natively.
+
+    The host's handled exception can only be set by being inside an `except` clause, so this
+    raises `handled` and calls `f` in the clause, then undoes what the `raise` did to it (its
+    traceback and context)."""
+    traceback, context = handled.__traceback__, handled.__context__
+    try:
+        raise handled
+    except BaseException:
+        handled.__traceback__ = traceback
+        handled.__context__ = context
+        return f(*args, **kwargs) if kwargs else f(*args)
 
 
 # -- with ----------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from vm.semantics import (
     MISSING,
     args_for_call,
     before_with,
+    call_while_handling,
     check_except_type,
     dict_merge,
     dict_update,
@@ -529,6 +530,10 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                             if special is not None and special[0] is f:
                                 push(special[1](frame, args, kw))
                                 continue
+                        if rt.handled is not None and rt.handled is not host_exc:
+                            # Inside an except block: the host must see the handled exception.
+                            push(call_while_handling(rt.handled, f, args, kw))
+                            continue
                         push(f(*args, **kw) if kw else f(*args))
                     elif op == NARY:
                         impl, n, pushes, extra = arg
