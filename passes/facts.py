@@ -13,6 +13,7 @@ names rows of `zir.ops` (checked at import) and says what they return for int op
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -103,18 +104,30 @@ class Kinds:
                 if i.dest is not None:
                     defs.setdefault(i.dest.name, []).append(i)
         params = {p.name for p in f.params}
-        # Optimistic start: everything defined may have a kind; refine until nothing changes.
+        # Who reads whom: a change of one Var's kind re-examines the Vars defined from it.
+        users: dict[str, set[str]] = {}
+        for name, ds in defs.items():
+            for d in ds:
+                for v in (d[1] if isinstance(d, tuple) else d.args):
+                    if isinstance(v, Var):
+                        users.setdefault(v.name, set()).add(name)
+        # Optimistic start (every defined Var may have a kind), then a worklist descends to the
+        # greatest fixed point; each Var changes at most twice (? -> kind -> None).
         kind: dict[str, str | None] = {n: "?" for n in defs if n not in params}
-        changed = True
-        while changed:
-            changed = False
-            for name in sorted(kind):
-                if kind[name] is None:
-                    continue
-                new = self._meet(defs[name], kind)
-                if new != kind[name]:
-                    kind[name] = new
-                    changed = True
+        work = deque(sorted(kind))
+        queued = set(work)
+        while work:
+            name = work.popleft()
+            queued.discard(name)
+            if kind[name] is None:
+                continue
+            new = self._meet(defs[name], kind)
+            if new != kind[name]:
+                kind[name] = new
+                for u in sorted(users.get(name, ())):
+                    if u in kind and u not in queued:
+                        queued.add(u)
+                        work.append(u)
         self._kind = {n: k for n, k in kind.items() if k not in (None, "?")}
 
     @staticmethod
@@ -205,82 +218,104 @@ def may_be_unbound_ssa(f: Function) -> set[str]:
     return maybe
 
 
-def _unbinds(i: Instr, state: set[str]) -> bool:
-    """Whether `i` leaves its destination possibly unbound (given the bound set before it)."""
-    if i.op in ("const", "copy"):
-        a = i.args[0]
-        return (isinstance(a, Const) and a.value is UNBOUND) or (isinstance(a, Var) and a.name not in state)
-    return False
+class BoundSet:
+    """The Vars surely bound at one point, as a bitset; `name in state` asks about one."""
+
+    __slots__ = ("bits", "index")
+
+    def __init__(self, bits: int, index: dict[str, int]) -> None:
+        self.bits = bits
+        self.index = index
+
+    def __contains__(self, name: object) -> bool:
+        n = self.index.get(name) if isinstance(name, str) else None
+        return n is not None and bool(self.bits >> n & 1)
 
 
 class Bound:
     """Definite assignment (non-SSA form): which Vars surely hold a value before an instruction.
 
-    A forward must-dataflow problem over the CFG: the state entering a block is the intersection of
-    the states leaving its predecessors; along an exception edge, of the states at each of the
-    predecessor's may-raise instructions (the raise happens before the instruction's own result is
-    written). Parameters are bound at entry; `const undef` (a `del`) unbinds.
+    A forward must-dataflow problem over the CFG (Kildall 1973), sets as int bitsets: the state
+    entering a block is the intersection of the states leaving its predecessors; along an exception
+    edge, of the states at each of the predecessor's may-raise instructions (the raise happens
+    before the instruction's own result is written). Parameters are bound at entry; an assignment
+    binds its destination unless it copies `undef` (a `del`) or a Var that may be unbound.
     """
 
     def __init__(self, f: Function, graph: Any) -> None:
-        self.f = f
+        self.index: dict[str, int] = {}
+        for p in f.params:
+            self._bit(p.name)
         blocks = f.block_map()
         entry = f.blocks[0].label
-        order = [b.label for b in f.blocks]
-        state_in: dict[str, set[str] | None] = {label: None for label in order}
-        state_in[entry] = {p.name for p in f.params}
-        out: dict[str, set[str] | None] = {label: None for label in order}
-        exc_out: dict[str, set[str] | None] = {label: None for label in order}
-        work = [entry]
+        state_in: dict[str, int | None] = {b.label: None for b in f.blocks}
+        state_in[entry] = self._mask(p.name for p in f.params)
+        work = deque([entry])
         queued = {entry}
         while work:
-            label = work.pop(0)
+            label = work.popleft()
             queued.discard(label)
             s = state_in[label]
             if s is None:
                 continue
             b = blocks[label]
-            cur = set(s)
-            exc: set[str] | None = None
+            cur = s | self._mask(p.dest.name for p in b.phis)
+            exc: int | None = None
             for i in b.instrs:
                 if i.opdef.may_raise:
-                    exc = set(cur) if exc is None else exc & cur
-                if i.dest is not None:
-                    if _unbinds(i, cur):
-                        cur.discard(i.dest.name)
-                    else:
-                        cur.add(i.dest.name)
-            for p in b.phis:
-                cur.add(p.dest.name)
-            out[label], exc_out[label] = cur, exc
+                    exc = cur if exc is None else exc & cur
+                cur = self._step(i, cur)
             for succ in graph.successors(label):
-                kind = graph.edges[label, succ]["kind"]
-                flow = exc if kind == "exception" else cur
+                flow = exc if graph.edges[label, succ]["kind"] == "exception" else cur
                 if flow is None:
                     continue
                 old = state_in[succ]
-                new = set(flow) if old is None else old & flow
-                if old is None or new != old:
+                new = flow if old is None else old & flow
+                if new != old:
                     state_in[succ] = new
                     if succ not in queued:
                         queued.add(succ)
                         work.append(succ)
         self._in = state_in
-        self._blocks = blocks
+        self._walks: dict[int, tuple[Block, int, list[BoundSet]]] = {}
 
-    def before(self, block: Block) -> list[set[str]]:
-        """The bound set before each instruction of `block` (empty sets if unreachable)."""
+    def _bit(self, name: str) -> int:
+        n = self.index.get(name)
+        if n is None:
+            n = self.index[name] = len(self.index)
+        return n
+
+    def _mask(self, names: Iterable[str]) -> int:
+        m = 0
+        for name in names:
+            m |= 1 << self._bit(name)
+        return m
+
+    def _step(self, i: Instr, cur: int) -> int:
+        """The state after instruction `i`, given the state before it."""
+        if i.dest is None:
+            return cur
+        bit = 1 << self._bit(i.dest.name)
+        if i.op in ("const", "copy"):
+            a = i.args[0]
+            if (isinstance(a, Const) and a.value is UNBOUND) or (
+                    isinstance(a, Var) and not cur >> self._bit(a.name) & 1):
+                return cur & ~bit
+        return cur | bit
+
+    def before(self, block: Block) -> list[BoundSet]:
+        """The bound set before each instruction of `block` (nothing bound if unreachable)."""
+        memo = self._walks.get(id(block))
+        if memo is not None and memo[0] is block and memo[1] == len(block.instrs):
+            return memo[2]
         s = self._in.get(block.label)
-        cur = set() if s is None else set(s)
-        cur |= {p.dest.name for p in block.phis}
+        cur = (0 if s is None else s) | self._mask(p.dest.name for p in block.phis)
         states = []
         for i in block.instrs:
-            states.append(set(cur))
-            if i.dest is not None:
-                if _unbinds(i, cur):
-                    cur.discard(i.dest.name)
-                else:
-                    cur.add(i.dest.name)
+            states.append(BoundSet(cur, self.index))
+            cur = self._step(i, cur)
+        # the block is kept in the memo so its id cannot be reused by another block meanwhile
+        self._walks[id(block)] = (block, len(block.instrs), states)
         return states
 
     def reachable(self, label: str) -> bool:
@@ -288,7 +323,7 @@ class Bound:
         return self._in.get(label) is not None
 
 
-def member_of(names: set[str] | frozenset[str]) -> Callable[[Var], bool]:
+def member_of(names: set[str] | frozenset[str] | BoundSet) -> Callable[[Var], bool]:
     """A `bound` predicate for `removable`: the Var's name is in `names`."""
     return lambda v: v.name in names
 

@@ -30,7 +30,7 @@ from collections.abc import Callable
 import attrs
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
-from passes.edit import NameSupply, all_names, first_may_raise, fresh_label
+from passes.edit import NameSupply, all_names, first_may_raise
 from passes.registry import PassResult, register
 from zir.ir import Block, Const, Function, Instr, Value, Var
 from zir.printer import format_name
@@ -82,6 +82,16 @@ def sequentialize(copies: list[Copy], fresh: Callable[[], Var]) -> list[Copy]:
     return out + consts
 
 
+def _fresh(taken: set[str], base: str) -> str:
+    """A label not in `taken`: `base`, else `base.1`, `base.2`, ..."""
+    if base not in taken:
+        return base
+    n = 1
+    while f"{base}.{n}" in taken:
+        n += 1
+    return f"{base}.{n}"
+
+
 def _instrs(copies: list[Copy]) -> list[Instr]:
     return [Instr("const", d, [s]) if isinstance(s, Const) else Instr("copy", d, [s]) for d, s in copies]
 
@@ -91,6 +101,10 @@ class _Destroyer:
         self.f = f
         self.graph = am.cfg(f)
         self.names = NameSupply(all_names(f))
+        self.blocks = f.block_map()
+        self.labels = set(self.blocks)
+        # split blocks go right after their predecessor in the layout (placed at the end of run)
+        self.after: dict[str, list[Block]] = {}
         self.stats = {"phis removed": 0, "copies inserted": 0, "critical edges split": 0,
                       "cycle temporaries": 0, "handler temporaries": 0}
 
@@ -105,9 +119,11 @@ class _Destroyer:
         assert t is not None
         if t.op == "br":
             return pred
-        label = fresh_label(self.f, f"{pred.label}.{succ.label}")
+        label = _fresh(self.labels, f"{pred.label}.{succ.label}")
         mid = Block(label, [], [Instr("br", None, [], {}, [succ.label])])
-        self.f.blocks.insert(self.f.blocks.index(pred) + 1, mid)
+        self.labels.add(label)
+        self.blocks[label] = mid
+        self.after.setdefault(pred.label, []).append(mid)
         t.targets = [label if x == succ.label else x for x in t.targets]
         for p in succ.phis:
             p.incoming = {(label if k == pred.label else k): v for k, v in p.incoming.items()}
@@ -121,20 +137,18 @@ class _Destroyer:
 
     def normal_block(self, s: Block) -> None:
         """Phis of a block with only normal predecessors: a parallel copy per incoming edge."""
-        blocks = self.f.block_map()
         for pred_label in list(s.phis[0].incoming):
-            pred = blocks[pred_label]
+            pred = self.blocks[pred_label]
             where = self.edge_block(pred, s)
             copies = [(p.dest, p.incoming[where.label]) for p in s.phis]
             self.append(where, sequentialize(copies, self.fresh))
 
     def handler_block(self, s: Block) -> None:
         """Phis of a block some predecessor reaches by an exception edge: through temporaries."""
-        blocks = self.f.block_map()
         temps = [self.names.var() for _ in s.phis]
         self.stats["handler temporaries"] += len(temps)
         for pred_label in list(s.phis[0].incoming):
-            pred = blocks[pred_label]
+            pred = self.blocks[pred_label]
             if self.graph.edges[pred_label, s.label]["kind"] == "exception":
                 at = first_may_raise(pred)
                 if at is None:
@@ -161,6 +175,12 @@ class _Destroyer:
                 self.normal_block(s)
             self.stats["phis removed"] += len(s.phis)
             s.phis = []
+        if self.after:
+            layout = []
+            for b in self.f.blocks:
+                layout.append(b)
+                layout.extend(self.after.get(b.label, ()))
+            self.f.blocks = layout
 
 
 @register("ssa-destroy")

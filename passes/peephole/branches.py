@@ -9,7 +9,7 @@ its exception edge).
 
 from __future__ import annotations
 
-from passes.edit import def_counts, retarget
+from passes.edit import retarget
 from passes.fold import truth
 from passes.peephole.context import Rewriter
 from zir.analysis import reachable
@@ -24,8 +24,7 @@ def _at(rw: Rewriter, b: Block) -> str:
 
 def _drop_edge(rw: Rewriter, src: Block, dst_label: str) -> None:
     """`src` no longer branches to `dst_label`: its phis forget `src`."""
-    dst = rw.f.block(dst_label)
-    for p in dst.phis:
+    for p in rw.block(dst_label).phis:
         p.incoming.pop(src.label, None)
 
 
@@ -67,7 +66,7 @@ def _single_use_def_before(rw: Rewriter, b: Block, op: str | None) -> Instr | No
     cond = t.args[0]
     if d.dest != cond or (op is not None and d.op != op) or rw.uses[cond.name] != 1:
         return None
-    if not rw.f.ssa and def_counts(rw.f)[cond.name] != 1:
+    if not rw.f.ssa and rw.defs[cond.name] != 1:
         return None
     return d
 
@@ -162,40 +161,47 @@ def merge_blocks(rw: Rewriter) -> bool:
     """A block that jumps to a block with no other predecessor absorbs it (same handler only)."""
     changed = False
     g = rw.graph
+    # predecessor lists, kept up to date by hand as blocks merge (rebuilding the CFG each time
+    # would make the rewrite quadratic)
+    preds = {label: list(g.predecessors(label)) for label in g}
+    blocks = rw.f.block_map()
+    handlers = {b.handler for b in rw.f.blocks if b.handler is not None}
     entry = rw.f.blocks[0].label
-    for b in list(rw.f.blocks):
-        if b not in rw.f.blocks:
-            continue
-        t = b.terminator
-        if t is None or t.op != "br":
-            continue
-        c_label = t.targets[0]
-        if c_label in (b.label, entry, b.handler) or list(g.predecessors(c_label)) != [b.label]:
-            continue
-        c = rw.f.block(c_label)
-        if c.handler != b.handler or any(x.handler == c_label for x in rw.f.blocks):
-            continue
-        phi_dests = {p.dest for p in c.phis}
-        if any(v in phi_dests for p in c.phis for v in p.incoming.values()):
-            continue  # phis read each other: their parallel semantics does not survive as copies
-        if b.handler is not None:
-            h = rw.f.block(b.handler)
-            if any(p.incoming.get(b.label) != p.incoming.get(c_label) for p in h.phis):
-                continue  # the handler gets different values from the two blocks
-        if not rw.allow(f"merge {format_name('^', c_label)} into {_at(rw, b)[3:]}"):
-            continue
-        copies = [Instr("copy", p.dest, [p.incoming[b.label]]) for p in c.phis]
-        b.instrs[-1:] = copies + c.instrs
-        for s in dict.fromkeys(c.successors()):
-            for p in rw.f.block(s).phis:
-                if c_label in p.incoming:
-                    p.incoming = {(b.label if k == c_label else k): v for k, v in p.incoming.items()}
-        if c.handler is not None:
-            for p in rw.f.block(c.handler).phis:
-                p.incoming.pop(c_label, None)
-        rw.f.blocks.remove(c)
-        changed = rw.did("blocks merged", cfg=True)
-        g = rw.graph
+    gone: set[str] = set()
+    for b in rw.f.blocks:
+        while b.label not in gone:
+            t = b.terminator
+            if t is None or t.op != "br":
+                break
+            c_label = t.targets[0]
+            if c_label in (b.label, entry, b.handler) or c_label in handlers or preds[c_label] != [b.label]:
+                break
+            c = blocks[c_label]
+            if c.handler != b.handler:
+                break
+            phi_dests = {p.dest for p in c.phis}
+            if any(v in phi_dests for p in c.phis for v in p.incoming.values()):
+                break  # phis read each other: their parallel semantics does not survive as copies
+            h = blocks[b.handler] if b.handler is not None else None
+            if h is not None and any(p.incoming.get(b.label) != p.incoming.get(c_label) for p in h.phis):
+                break  # the handler gets different values from the two blocks
+            if not rw.allow(f"merge {format_name('^', c_label)} into {_at(rw, b)[3:]}"):
+                break
+            copies = [Instr("copy", p.dest, [p.incoming[b.label]]) for p in c.phis]
+            b.instrs[-1:] = copies + c.instrs
+            for s in dict.fromkeys(c.successors()):
+                for p in blocks[s].phis:
+                    if c_label in p.incoming:
+                        p.incoming = {(b.label if k == c_label else k): v for k, v in p.incoming.items()}
+                preds[s] = list(dict.fromkeys(b.label if x == c_label else x for x in preds[s]))
+            if h is not None:
+                for p in h.phis:
+                    p.incoming.pop(c_label, None)
+                preds[h.label] = [x for x in preds[h.label] if x != c_label]
+            gone.add(c_label)
+            changed = rw.did("blocks merged", cfg=True)
+    if gone:
+        rw.f.blocks = [x for x in rw.f.blocks if x.label not in gone]
     return changed
 
 

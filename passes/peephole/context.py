@@ -6,10 +6,10 @@ from collections import Counter
 from typing import Any
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
-from passes.edit import use_counts
+from passes.edit import def_counts, use_counts
 from passes.facts import Bound, Kinds
 from passes.fold import propagatable
-from zir.ir import Const, Function, Value, Var
+from zir.ir import Block, Const, Function, Value, Var
 
 
 class Rewriter:
@@ -32,6 +32,8 @@ class Rewriter:
         self._uses: Counter[str] | None = None
         self._cfg: Any = None
         self._consts: dict[str, Value] | None = None
+        self._defs: Counter[str] | None = None
+        self._blocks: dict[str, Block] | None = None
 
     def new_round(self) -> None:
         """Forget the facts; the next query recomputes them."""
@@ -40,6 +42,8 @@ class Rewriter:
         self._uses = None
         self._cfg = None
         self._consts = None
+        self._defs = None
+        self._blocks = None
 
     @property
     def kinds(self) -> Kinds:
@@ -52,6 +56,20 @@ class Rewriter:
         if self._bound is None:
             self._bound = Bound(self.f, self.graph)
         return self._bound
+
+    @property
+    def defs(self) -> Counter[str]:
+        """How many times each Var is assigned (as of the start of the round: rewrites never add
+        an assignment of an existing Var)."""
+        if self._defs is None:
+            self._defs = def_counts(self.f)
+        return self._defs
+
+    def block(self, label: str) -> Block:
+        """The block called `label` (a map kept until the CFG changes)."""
+        if self._blocks is None:
+            self._blocks = self.f.block_map()
+        return self._blocks[label]
 
     @property
     def uses(self) -> Counter[str]:
@@ -104,6 +122,7 @@ class Rewriter:
             # the analysis cache must not hand the old CFG to the next query in this run
             self.am.clear(self.f)
             self._cfg = None
+            self._blocks = None
         else:
             self.am.invalidate(self.f, PreservedAnalyses.cfg())
         return True

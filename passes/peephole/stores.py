@@ -10,7 +10,7 @@ assignments are dead.
 from __future__ import annotations
 
 from passes.edit import where
-from passes.facts import may_be_unbound_ssa, member_of, removable
+from passes.facts import BoundSet, may_be_unbound_ssa, member_of, removable
 from passes.peephole.context import Rewriter
 
 
@@ -27,6 +27,7 @@ def eliminate_dead_stores(rw: Rewriter) -> bool:
         for k, i in enumerate(b.instrs):
             if i.dest is None or after[k] >> index[i.dest] & 1:
                 continue
+            surely_bound: set[str] | BoundSet
             if rw.f.ssa:
                 surely_bound = {v.name for v in i.uses() if v.name not in unbound}
             else:
