@@ -12,7 +12,7 @@ heap, not Python stack, and is bounded by `max_depth`.
 The operations with an `impl` in the opcode table are decoded by the table's generic rule into a
 few kinds (unary, binary, attribute, n-ary) whose argument *is* the table's callable; no operator is
 re-listed here. The rest are special: the hot ones are inline in the loop, the rare ones are small
-handler functions (`_SLOW_HANDLERS`).
+handler functions (`SLOW_HANDLERS`).
 
 Exceptions: the loop catches whatever an instruction raises, sets `__context__` the way CPython's
 `_PyErr_SetObject` would from the exception the *program* is handling, then looks for a handler in
@@ -24,7 +24,6 @@ cannot be compiled) is not catchable by VM code.
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
 from typing import Any
 
 from vm.binding import ParamSpec
@@ -34,22 +33,12 @@ from vm.runtime import FRAME_BUILTINS, Runtime, VMFault, VMFunction
 from vm.semantics import (
     MISSING,
     args_for_call,
-    before_with,
     call_while_handling,
-    check_except_type,
-    dict_merge,
-    dict_update,
-    exc_matches,
-    import_from,
-    import_name,
     kwargs_for_call,
-    list_extend,
     prepare_raise,
     set_context,
-    unpack_ex,
-    unpack_sequence,
-    with_exit,
 )
+from vm.stack_ops import SLOW_HANDLERS, name_error, unbound_deref, unbound_local
 from zir.bytecode.code import Code
 from zir.errors import VMError
 from zir.ir import UNBOUND
@@ -79,226 +68,6 @@ BuiltinFunctionType = types.BuiltinFunctionType
 #: Frame-reading builtins by id, with the object (ids are only trusted when the object matches).
 _FRAME_BUILTINS_BY_ID = {id(k): (k, v) for k, v in FRAME_BUILTINS.items()}
 
-_UNBOUND_LOCAL = "cannot access local variable '{}' where it is not associated with a value"
-_UNBOUND_FREE = "cannot access free variable '{}' where it is not associated with a value in enclosing scope"
-
-
-def _unbound_local(name: str) -> UnboundLocalError:
-    return UnboundLocalError(_UNBOUND_LOCAL.format(name))
-
-
-def _name_error(name: str) -> NameError:
-    return NameError(f"name '{name}' is not defined", name=name)
-
-
-def _unbound_deref(code: Code, index: int) -> NameError:
-    """CPython's `format_exc_unbound`: UnboundLocalError for a cellvar, NameError for a free var."""
-    if index < len(code.cellvars):
-        return _unbound_local(code.cellvars[index])
-    name = code.freevars[index - len(code.cellvars)]
-    return NameError(_UNBOUND_FREE.format(name), name=name)
-
-
-# -- the rare operations: handler(runtime, frame, stack, arg) ----------------------------------------
-
-SlowHandler = Callable[[Runtime, Frame, list[Any], Any], None]
-_SLOW_HANDLERS: dict[str, SlowHandler] = {}
-
-
-def _slow(zbc: str) -> Callable[[SlowHandler], SlowHandler]:
-    def register(fn: SlowHandler) -> SlowHandler:
-        _SLOW_HANDLERS[zbc] = fn
-        return fn
-    return register
-
-
-@_slow("NOP")
-def _nop(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    return None
-
-
-@_slow("DELETE_FAST")
-def _delete_fast(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    if frame.fast[arg] is UNBOUND:
-        raise _unbound_local(frame.prog.code.varnames[arg])
-    frame.fast[arg] = UNBOUND
-
-
-@_slow("CHECK_BOUND")
-def _check_bound(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    if stack.pop() is UNBOUND:
-        raise _unbound_local(arg)
-
-
-@_slow("STORE_GLOBAL")
-def _store_global(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    frame.globals[arg] = stack.pop()
-
-
-@_slow("DELETE_GLOBAL")
-def _delete_global(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    if arg not in frame.globals:
-        raise _name_error(arg)
-    del frame.globals[arg]
-
-
-@_slow("DELETE_DEREF")
-def _delete_deref(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    cell = frame.cells[arg]
-    try:
-        cell.cell_contents  # noqa: B018 -- only asking whether the cell is empty
-    except ValueError:
-        empty = True
-    else:
-        empty = False
-    if empty:
-        raise _unbound_deref(frame.prog.code, arg)
-    del cell.cell_contents
-
-
-@_slow("LOAD_CLOSURE")
-def _load_closure(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    stack.append(frame.cells[arg])
-
-
-_format_value = ZBC_OPS["FORMAT_VALUE"].impl
-_build_class = "__build_class__"
-
-
-@_slow("FORMAT_VALUE")
-def _format(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    spec = stack.pop() if arg & 4 else ""
-    value = stack.pop()
-    stack.append(_format_value(arg, value, spec))  # type: ignore[misc]
-
-
-@_slow("LIST_APPEND")
-def _list_append(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    v = stack.pop()
-    list.append(stack[-arg], v)
-
-
-@_slow("SET_ADD")
-def _set_add(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    v = stack.pop()
-    set.add(stack[-arg], v)
-
-
-@_slow("MAP_ADD")
-def _map_add(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    value = stack.pop()
-    key = stack.pop()
-    dict.__setitem__(stack[-arg], key, value)
-
-
-@_slow("LIST_EXTEND")
-def _list_extend(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    it = stack.pop()
-    list_extend(stack[-arg], it)
-
-
-@_slow("SET_UPDATE")
-def _set_update(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    it = stack.pop()
-    set.update(stack[-arg], it)
-
-
-@_slow("DICT_UPDATE")
-def _dict_update(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    m = stack.pop()
-    dict_update(stack[-arg], m)
-
-
-@_slow("DICT_MERGE")
-def _dict_merge(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    m = stack.pop()
-    dict_merge(stack[-arg - 2], stack[-arg], m)
-
-
-@_slow("UNPACK_SEQUENCE")
-def _unpack_sequence(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    stack.extend(unpack_sequence(stack.pop(), arg))
-
-
-@_slow("UNPACK_EX")
-def _unpack_ex(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    stack.extend(unpack_ex(stack.pop(), arg))
-
-
-@_slow("UNPACK")
-def _unpack(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    items = unpack_sequence(stack.pop(), arg)
-    stack.append(tuple(items[::-1]))
-
-
-@_slow("UNPACK_STAR")
-def _unpack_star(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    items = unpack_ex(stack.pop(), arg)
-    stack.append(tuple(items[::-1]))
-
-
-@_slow("MAKE_FUNCTION")
-def _make_function(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    code = stack.pop()
-    closure = stack.pop() if arg & 8 else None
-    annotations = stack.pop() if arg & 4 else None
-    kwdefaults = stack.pop() if arg & 2 else None
-    defaults = stack.pop() if arg & 1 else None
-    stack.append(rt.make_function(frame, code, defaults, kwdefaults, annotations, closure))
-
-
-@_slow("LOAD_BUILD_CLASS")
-def _load_build_class(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    bc = frame.builtins.get(_build_class, MISSING)
-    if bc is MISSING:
-        raise NameError("__build_class__ not found")
-    stack.append(bc)
-
-
-@_slow("IMPORT_NAME")
-def _import_name(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    fromlist = stack.pop()
-    level = stack.pop()
-    stack.append(import_name(arg, fromlist, level, frame.globals, frame.builtins))
-
-
-@_slow("IMPORT_FROM")
-def _import_from(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    stack.append(import_from(stack[-1], arg))
-
-
-@_slow("PUSH_EXC_INFO")
-def _push_exc_info(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    exc = stack[-1]
-    stack[-1] = rt.handled
-    stack.append(exc)
-    rt.handled = exc
-
-
-@_slow("POP_EXCEPT")
-def _pop_except(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    rt.handled = stack.pop()
-
-
-@_slow("CHECK_EXC_MATCH")
-def _check_exc_match(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    right = stack.pop()
-    check_except_type(right)
-    stack.append(exc_matches(stack[-1], right))
-
-
-@_slow("BEFORE_WITH")
-def _before_with(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    exit_, enter = before_with(stack[-1])
-    stack[-1] = exit_
-    stack.append(enter())
-
-
-@_slow("WITH_EXCEPT_START")
-def _with_except_start(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    stack.append(with_exit(stack[-4], stack[-1]))
-
-
 # -- decoding --------------------------------------------------------------------------------------------
 
 Decoded = tuple[int, Any]
@@ -326,7 +95,7 @@ def _decode_special(op: str, arg: Any, code: Code, params: frozenset[int]) -> De
     simple = _SIMPLE_KINDS.get(op)
     if simple is not None:
         return (simple, arg)
-    handler = _SLOW_HANDLERS.get(op)
+    handler = SLOW_HANDLERS.get(op)
     if handler is not None:
         zarg = ZBC_OPS[op].zarg
         value = code.names[arg] if zarg is ZArg.NAME else arg
@@ -472,7 +241,7 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                     if op == LOAD_FAST:
                         v = fast[arg]
                         if v is _UNBOUND:
-                            raise _unbound_local(prog.code.varnames[arg])
+                            raise unbound_local(prog.code.varnames[arg])
                         push(v)
                     elif op == BINARY:
                         v = pop()
@@ -550,7 +319,7 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                         if v is _MISSING:
                             v = bget(arg, _MISSING)
                             if v is _MISSING:
-                                raise _name_error(arg)
+                                raise name_error(arg)
                         push(v)
                     elif op == JUMP:
                         if steps > limit:
@@ -604,7 +373,7 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                         except ValueError:
                             v = _MISSING
                         if v is _MISSING:
-                            raise _unbound_deref(prog.code, arg)
+                            raise unbound_deref(prog.code, arg)
                         push(v)
                     elif op == STORE_DEREF:
                         cells[arg].cell_contents = pop()
