@@ -57,7 +57,8 @@ def _docs(tmp_path: Path, **files: str) -> Path:
 
 
 def test_fill_check_and_skip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    stale = "# B\n\n<!-- BEGIN GENERATED: zbc-opcodes -->\nSTALE-TEXT\n<!-- END GENERATED: zbc-opcodes -->\ntail\n"
+    stale = ("# B\n\n<!-- BEGIN GENERATED: zbc-opcodes -->\nSTALE-TEXT\n"
+             "<!-- END GENERATED: zbc-opcodes -->\ntail\n")
     plain = "# no markers here\n"
     root = _docs(tmp_path, bytecode=stale, other=plain)
     assert gen_docs.main(["--check", "--root", str(root)]) == 1
