@@ -414,6 +414,33 @@ for _n, _z, _keep in [("pop_jump_if_false", "POP_JUMP_IF_FALSE", 0), ("pop_jump_
          doc=("pop the top item and jump when it tests as named" if not _keep else
               "jump keeping the top item when it tests as named, else pop it"))
 
+# Register code (`zir.regcode`). `spill`/`reload` are IR rows because register-allocated IR holds
+# them (`spill %r1 {slot=0}`, `%r1 = reload {slot=0}`); lowering turns the `slot` attribute into a
+# `Slot` operand. The fused compare-and-branch rows exist only in register code (ir=False): lowering
+# makes them, and IR keeps the plain compare + `cbr` that stackify and the peephole know.
+_row("spill", 1, False, effects=W, attrs=("slot",),
+     doc="store the operand in frame slot `slot` (register code: `s<slot> = spill r`)")
+_row("reload", 0, True, effects=R, attrs=("slot",),
+     doc="the value last stored in frame slot `slot` (register code: `r = reload s<slot>`)")
+
+
+def _branch_on(cmp: Callable[[Any, Any], Any], name: str, symbol: str) -> Callable[[Any, Any], bool]:
+    def branch(a: Any, b: Any) -> bool:
+        return True if cmp(a, b) else False  # the truth test `cbr` makes of the compare's result
+
+    branch.__name__ = branch.__qualname__ = f"branch_{name}"
+    branch.__doc__ = f"The truth of `a {symbol} b`, as `cbr` on the result of `{name}` tests it."
+    return branch
+
+
+_COMPARES = ("lt", "le", "eq", "ne", "gt", "ge", "is", "is_not", "in", "not_in")
+for _cmp in [r for r in _ROWS if r.name in _COMPARES]:
+    assert _cmp.impl is not None and _cmp.symbol is not None
+    _row(f"cbr_{_cmp.name}", 2, False, ir=False, effects=C | _cmp.effects,
+         impl=_branch_on(_cmp.impl, _cmp.name, _cmp.symbol), terminator=True, targets=2, symbol=_cmp.symbol,
+         doc=f"register code: branch to the first target when `a {_cmp.symbol} b` is true, else the "
+             f"second (`{_cmp.name}` fused with `cbr`)")
+
 #: Every operation by IR-side name.
 OPS: dict[str, OpDef] = {}
 #: Operations by ZBC mnemonic.
