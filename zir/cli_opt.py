@@ -1,7 +1,9 @@
-"""`zir opt FILE.zir [-o OUT]`: parse a module, verify it, print it (LLVM's `opt`).
+"""`zir opt FILE.zir [-p PIPELINE] [-o OUT]`: parse a module, verify it, run a pass pipeline over
+it, print it (LLVM's `opt`).
 
-The steps are separate functions so pipeline options (`-p PIPELINE` and the pass instrumentation)
-slot in between `load` and `emit` without touching the rest.
+The steps are separate functions: `load`, `check`, `optimize` (the pipeline with the pass
+instrumentation: `--verify-each`, `--print-after`, `--print-changed`, `--print-diff`,
+`--time-passes`, `--stats`, `--bisect-limit`; its reports go to stderr, as `opt`'s do), `emit`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,21 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    "default, is stdout); the file is written only when everything succeeded")
     p.add_argument("--no-verify", dest="verify", action="store_false",
                    help="skip the verifier (to look at IR the verifier rejects)")
+    g = p.add_argument_group("passes", "the pipeline and its instrumentation (reports go to stderr)")
+    g.add_argument("-p", "--passes", dest="pipeline", metavar="PIPELINE", default="",
+                   help='passes to run, e.g. "peephole,ssa,dce,copyprop,ssa-destroy" or O2 '
+                   "(docs/passes.md)")
+    g.add_argument("--verify-each", action="store_true", help="verify the IR after every pass")
+    g.add_argument("--print-after", metavar="NAMES|all", default=None,
+                   help="print the IR after the named passes (comma-separated) or after all")
+    g.add_argument("--print-changed", action="store_true",
+                   help="print the IR after each pass that changed it")
+    g.add_argument("--print-diff", action="store_true",
+                   help="print a unified diff of the IR after each pass that changed it")
+    g.add_argument("--time-passes", action="store_true", help="print the time each pass took")
+    g.add_argument("--stats", action="store_true", help="print the statistics the passes counted")
+    g.add_argument("--bisect-limit", type=int, metavar="N", default=None,
+                   help="let only the first N transformations happen, logging each")
     p.set_defaults(func=run)
 
 
@@ -46,6 +63,19 @@ def check(module: Module, filename: str) -> None:
         raise VerifyError(f"{filename}: {e}") from e
 
 
+def optimize(module: Module, args: argparse.Namespace) -> None:
+    """Run `args.pipeline` over the module with the requested instrumentation (to stderr)."""
+    import sys
+
+    from passes import PassManager
+
+    pm = PassManager.parse(
+        args.pipeline, verify_each=args.verify_each, print_after=args.print_after,
+        print_changed=args.print_changed, print_diff=args.print_diff, time_passes=args.time_passes,
+        stats=args.stats, bisect_limit=args.bisect_limit, stream=sys.stderr)
+    pm.run(module)
+
+
 def emit(module: Module, output: str) -> None:
     from zir.printer import format
 
@@ -53,9 +83,13 @@ def emit(module: Module, output: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """`zir opt`: load, verify (unless --no-verify), print."""
+    """`zir opt`: load, verify (unless --no-verify), run the pipeline, verify again, print."""
     module, filename = load(args.input)
     if args.verify:
         check(module, filename)
+    if args.pipeline or args.bisect_limit is not None:
+        optimize(module, args)
+        if args.verify:
+            check(module, filename)
     emit(module, args.output)
     return 0
