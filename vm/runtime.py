@@ -134,9 +134,11 @@ class Runtime:
         return self.max_steps - self.steps
 
     def step_limit_error(self, frame: Frame) -> VMLimitError:
+        """The error that ends a program at `frame`'s current instruction for running too long."""
         return VMLimitError(f"{frame.where()}: step limit exceeded (max_steps={self.max_steps})")
 
     def depth_limit_error(self, frame: Frame, callee: Frame) -> VMLimitError:
+        """The error that ends a program when `frame` calls `callee` one VM frame too deep."""
         return VMLimitError(f"{frame.where()}: VM call depth limit exceeded (max_depth={self.max_depth}) "
                             f"calling {callee.prog.code.qualname or callee.prog.code.name}")
 

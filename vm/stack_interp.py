@@ -413,7 +413,6 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                 if isinstance(caught, VMFault):
                     raise
                 if caught is raised:
-
                     if caught.__context__ is not raised_ctx:
                         caught.__context__ = raised_ctx
                 else:
