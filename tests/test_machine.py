@@ -354,3 +354,22 @@ def test_host_code_sees_the_exception_vm_code_handles() -> None:
     same_as_cpython(reports_handled_exception)
     same_as_cpython(host_error_while_handling)
     assert stack().run(reports_handled_exception)[1] is True
+
+
+def makes_functions(k: int) -> Any:
+    def inner(a: int, b: str = "x", *, c: float = 1.0) -> bool:
+        """Doc."""
+        return a + k > 0
+
+    return inner
+
+
+def test_make_function_builds_real_functions() -> None:
+    made, native = stack().run(makes_functions, 5), makes_functions(5)
+    assert type(made) is type(native)
+    for attr in ("__name__", "__qualname__", "__module__", "__doc__", "__defaults__", "__kwdefaults__",
+                 "__annotations__"):
+        assert getattr(made, attr) == getattr(native, attr), attr
+    assert made.__code__ is native.__code__
+    assert [type(c) for c in made.__closure__] == [type(c) for c in native.__closure__]
+    assert made.__closure__[0].cell_contents == 5 and made(1) is True
