@@ -75,6 +75,13 @@ def test_comments_blank_lines_and_crlf_are_ignored() -> None:
     assert f.blocks[0].instrs[0].args == [zir.Const(";not a comment")]
 
 
+def test_byte_order_mark_is_skipped() -> None:
+    f = parse_function("\ufefffunc @f() {\n^b:\n  ret 1\n}\n")
+    assert f.blocks[0].instrs[0].args == [zir.Const(1)]
+    with pytest.raises(zir.ParseError, match=r"^<string>:1:1: expected 'func'"):
+        zir.parse("\ufeffnope")
+
+
 def test_call_result_may_be_dropped() -> None:
     f = parse_function(_fn("^b:\n  call %a, %b\n  ret None\n"))
     assert f.blocks[0].instrs[0] == zir.Instr("call", None, [zir.Var("a"), zir.Var("b")])

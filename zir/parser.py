@@ -55,8 +55,10 @@ def tokenize(text: str, filename: str = "<string>") -> list[Token]:
     """The tokens of `text`, ending with an 'eof' token; comments and blanks dropped, newlines kept."""
     tokens: list[Token] = []
     append = tokens.append
-    line, line_start = 1, 0
-    for m in _TOKEN_RE.finditer(text):
+    # A byte-order mark (some editors write one) is not part of the text.
+    start = 1 if text.startswith("\ufeff") else 0
+    line, line_start = 1, start
+    for m in _TOKEN_RE.finditer(text, start):
         kind = m.lastgroup
         if kind == "ws":
             continue
