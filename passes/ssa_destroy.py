@@ -20,6 +20,14 @@ al.'s Method I ("Translating Out of Static Single Assignment Form", SAS 1999) fo
   nowhere else, so a store into them cannot clobber a live value, and a path that does not raise
   leaves the phi results untouched.
 
+Before any copy is placed, *phi webs are coalesced* (Briggs et al. 1998, section 4; Sreedhar et
+al.'s phi congruence classes): a phi's result and each of its operands are given one name when no
+member of the one group interferes with a member of the other (`zir.analysis.interference_graph`:
+liveness with exception edges, Chaitin's def-point rule). A group shares one variable safely
+because none of its members is ever live while another is written; the copies between them vanish,
+and a loop counter keeps one name instead of three. Parameters keep their names (a group holding
+one is named after it). `coalesce=false` turns this off.
+
 Sets `f.ssa = False`.
 """
 
@@ -30,7 +38,7 @@ from collections.abc import Callable
 import attrs
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
-from passes.edit import NameSupply, all_names, first_may_raise
+from passes.edit import NameSupply, all_names, first_may_raise, replace_uses
 from passes.registry import PassResult, register
 from zir.ir import Block, Const, Function, Instr, Value, Var
 from zir.printer import format_name
@@ -96,6 +104,60 @@ def _instrs(copies: list[Copy]) -> list[Instr]:
     return [Instr("const", d, [s]) if isinstance(s, Const) else Instr("copy", d, [s]) for d, s in copies]
 
 
+def coalesce_phi_webs(f: Function, am: AnalysisManager) -> int:
+    """Give non-interfering phi results and operands one name (see the module docstring); returns
+    how many operands joined their phi's group."""
+    ig = am.get("interference", f)
+    parent: dict[Var, Var] = {}
+    members: dict[Var, list[Var]] = {}
+    neighbours: dict[Var, set[Var]] = {}
+
+    def find(v: Var) -> Var:
+        if v not in parent:
+            parent[v], members[v] = v, [v]
+            neighbours[v] = set(ig.adj[v]) if v in ig else set()
+            return v
+        root = v
+        while parent[root] != root:
+            root = parent[root]
+        while parent[v] != root:
+            parent[v], v = root, parent[v]
+        return root
+
+    joined = 0
+    for b in f.blocks:
+        for p in b.phis:
+            for v in p.incoming.values():
+                if not isinstance(v, Var):
+                    continue
+                a, c = find(p.dest), find(v)
+                if a == c or any(m in neighbours[a] for m in members[c]):
+                    continue
+                if len(members[a]) < len(members[c]):
+                    a, c = c, a
+                parent[c] = a
+                members[a] += members.pop(c)
+                neighbours[a] |= neighbours.pop(c)
+                joined += 1
+    params = set(f.params)
+    rename: dict[str, Var] = {}
+    for group in members.values():
+        if len(group) < 2:
+            continue
+        named = [m for m in group if m in params]
+        rep = named[0] if named else min(group, key=lambda m: m.name)
+        rename.update((m.name, rep) for m in group if m != rep)
+    if rename:
+        replace_uses(f, rename)
+        for b in f.blocks:
+            for p in b.phis:
+                p.dest = rename.get(p.dest.name, p.dest)
+            for i in b.instrs:
+                if i.dest is not None:
+                    i.dest = rename.get(i.dest.name, i.dest)
+    return joined
+
+
 class _Destroyer:
     def __init__(self, f: Function, am: AnalysisManager) -> None:
         self.f = f
@@ -105,8 +167,8 @@ class _Destroyer:
         self.labels = set(self.blocks)
         # split blocks go right after their predecessor in the layout (placed at the end of run)
         self.after: dict[str, list[Block]] = {}
-        self.stats = {"phis removed": 0, "copies inserted": 0, "critical edges split": 0,
-                      "cycle temporaries": 0, "handler temporaries": 0}
+        self.stats = {"phis removed": 0, "phi operands coalesced": 0, "copies inserted": 0,
+                      "critical edges split": 0, "cycle temporaries": 0, "handler temporaries": 0}
 
     def fresh(self) -> Var:
         self.stats["cycle temporaries"] += 1
@@ -136,15 +198,22 @@ class _Destroyer:
         self.stats["copies inserted"] += len(copies)
 
     def normal_block(self, s: Block) -> None:
-        """Phis of a block with only normal predecessors: a parallel copy per incoming edge."""
+        """Phis of a block with only normal predecessors: a parallel copy per incoming edge (none,
+        and no split, on an edge where coalescing made every copy a self-copy)."""
         for pred_label in list(s.phis[0].incoming):
+            if all(p.incoming[pred_label] == p.dest for p in s.phis):
+                continue
             pred = self.blocks[pred_label]
             where = self.edge_block(pred, s)
             copies = [(p.dest, p.incoming[where.label]) for p in s.phis]
             self.append(where, sequentialize(copies, self.fresh))
 
     def handler_block(self, s: Block) -> None:
-        """Phis of a block some predecessor reaches by an exception edge: through temporaries."""
+        """Phis of a block some predecessor reaches by an exception edge: through temporaries
+        (a phi whose operands were all coalesced with its result needs none)."""
+        s.phis = [p for p in s.phis if any(v != p.dest for v in p.incoming.values())]
+        if not s.phis:
+            return
         temps = [self.names.var() for _ in s.phis]
         self.stats["handler temporaries"] += len(temps)
         for pred_label in list(s.phis[0].incoming):
@@ -168,12 +237,12 @@ class _Destroyer:
         for s in list(self.f.blocks):
             if not s.phis:
                 continue
+            self.stats["phis removed"] += len(s.phis)
             preds = self.graph.pred[s.label]
             if any(preds[p]["kind"] == "exception" for p in preds):
                 self.handler_block(s)
             else:
                 self.normal_block(s)
-            self.stats["phis removed"] += len(s.phis)
             s.phis = []
         if self.after:
             layout = []
@@ -186,15 +255,19 @@ class _Destroyer:
 @register("ssa-destroy")
 @attrs.frozen
 class SSADestruction:
-    """Leave SSA form: phis become sequentialized copies (critical edges split; temporaries for
-    exception edges)."""
+    """Leave SSA form: coalesce phi webs, then phis become sequentialized copies (critical edges
+    split; temporaries for exception edges)."""
+
+    coalesce: bool = True  #: give non-interfering phi results and operands one name first
 
     def run(self, f: Function, am: AnalysisManager) -> PassResult:
         if not f.ssa:
             return PassResult.unchanged()
         if not am.allow(f"leave SSA form of {format_name('@', f.name)}"):
             return PassResult.unchanged()
+        joined = coalesce_phi_webs(f, am) if self.coalesce else 0
         d = _Destroyer(f, am)
+        d.stats["phi operands coalesced"] = joined
         d.run()
         f.ssa = False
         split = d.stats["critical edges split"] > 0
