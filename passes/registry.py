@@ -22,6 +22,7 @@ module with a `@register` in it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 import typing
 from collections.abc import Callable, Mapping
@@ -140,9 +141,20 @@ def known_passes() -> list[str]:
 
 
 def pass_class(name: str) -> type[Any]:
-    """The class registered as `name`; `zir.PassError` listing the known names when there is none."""
-    _load_builtin_passes()
+    """The class registered as `name`; `zir.PassError` listing the known names when there is none.
+
+    A name not registered yet is looked for first in the module of this package named after it
+    (`ssa-destroy` in `passes.ssa_destroy`), then in every module of the package.
+    """
     cls = _REGISTRY.get(name)
+    if cls is None and name.replace("-", "_").isidentifier():
+        module = f"passes.{name.replace('-', '_')}"
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module)
+            cls = _REGISTRY.get(name)
+    if cls is None:
+        _load_builtin_passes()
+        cls = _REGISTRY.get(name)
     if cls is None:
         import difflib
 
