@@ -94,6 +94,7 @@ class _Gen:
         self.in_handler = False
         self.counter = 0  # numbering for loop counters and loop variables
         self.loop_vars: list[str] = []  # loop variables that may have been bound by now
+        self.handled = False  # whether an `except ... as e` clause has been generated
 
     # -- choices --------------------------------------------------------------------------------
 
@@ -133,6 +134,8 @@ class _Gen:
             return self.pick(["True", "False", "(a > 0)", "(not s0)", "(i1 == 7)"])
         if self.loop_vars and self.chance(8):
             return self.pick(self.loop_vars)  # possibly unbound: the loop may not have run
+        if self.handled and self.chance(4):
+            return "e"  # bound inside a handler, unbound (deleted) after it
         if self.chance(50):
             return self.literal(kind)
         if kind == "int" and self.chance(25):
@@ -159,7 +162,7 @@ class _Gen:
         return self.pick(["True", "False"])
 
     def expr_int(self, d: int) -> str:
-        form = self.num(0, 15)
+        form = self.num(0, 16)
         e = self.expr
         if form == 0:
             op = self.pick(["+", "-", "*", "//", "%", "&", "|", "^"])
@@ -192,6 +195,10 @@ class _Gen:
             return f"{self.operand('dict', d)}.get({self.pick(['a', 'z', 1])!r}, {e('int', d)})"
         if form == 14:
             return f"sum({e('list', d)})"
+        if form == 15:
+            # Divisors that are zero for some inputs or states: i0 starts at 0, a may be 0 or 1.
+            divisor = self.pick(["i0", "a", "(a - 1)", "len(b)", "0"])
+            return f"({e('int', d)} {self.pick(['//', '%'])} {divisor})"
         return f"({e('bool', d)} + {e('int', d)})"
 
     def expr_float(self, d: int) -> str:
@@ -282,7 +289,7 @@ class _Gen:
         return f"({e('tuple', d)} + {e('tuple', d)})"
 
     def expr_bool(self, d: int) -> str:
-        form = self.num(0, 5)
+        form = self.num(0, 6)
         e = self.expr
         if form == 0:
             kind = self.pick(["int", "float", "str", "int"])
@@ -296,7 +303,9 @@ class _Gen:
             return f"{e(self.pick(['int', 'str']), d)} {self.pick(['in', 'not in'])} {e('list', d)}"
         if form == 4:
             return f"{e('str', d)} in {e('str', d)}"
-        return f"{e('int', d)} < {e('int', d)} <= {e('int', d)}"
+        if form == 5:
+            return f"{e('int', d)} < {e('int', d)} <= {e('int', d)}"
+        return f"{e(self.pick(KINDS), d)} {self.pick(['is', 'is not'])} {self.pick(['None', 'l0', 'True'])}"
 
     # -- statements -----------------------------------------------------------------------------
 
@@ -321,7 +330,9 @@ class _Gen:
             kinds += ["for", "while"]
         if self.loop_depth > 0:
             kinds += ["break", "continue"]
-        kinds += ["try", "raise", "return"]
+        kinds += ["try", "raise", "return", "unpack"]
+        if self.loop_vars:
+            kinds.append("delete")
         if self.in_handler:
             kinds.append("reraise")
         kind = self.pick(kinds)
@@ -421,8 +432,11 @@ class _Gen:
         cond = self.expr("bool") if self.chance(60) else "True"
         # The counter goes up first thing in the body, so `continue` cannot skip it.
         body = self.loop_body(indent + 1)
-        return [f"{pad}{k} = 0", f"{pad}while {k} < {self.num(0, MAX_LOOP)} and {cond}:",
-                f"{pad}    {k} += 1", *body]
+        lines = [f"{pad}{k} = 0", f"{pad}while {k} < {self.num(0, MAX_LOOP)} and {cond}:",
+                 f"{pad}    {k} += 1", *body]
+        if self.chance(15):
+            lines += [f"{pad}else:", *self.block(indent + 1, 2)]
+        return lines
 
     def stmt_break(self, pad: str, indent: int) -> list[str]:
         return [f"{pad}if {self.expr('bool')}:", f"{pad}    break"]
@@ -437,6 +451,15 @@ class _Gen:
     def stmt_reraise(self, pad: str, indent: int) -> list[str]:
         return [f"{pad}if {self.expr('bool')}:", f"{pad}    raise"]
 
+    def stmt_unpack(self, pad: str, indent: int) -> list[str]:
+        # Too many or too few values raise ValueError, a non-iterable TypeError.
+        targets = self.pick(["i0, s0", "s1, i1, f0", "i2, *l0", "f1, (i0, i1)"])
+        value = self.expr(self.pick(["tuple", "list", "str", "dict", "int"]))
+        return [f"{pad}{targets} = {value}"]
+
+    def stmt_delete(self, pad: str, indent: int) -> list[str]:
+        return [f"{pad}del {self.pick(self.loop_vars)}"]  # UnboundLocalError if the loop never ran
+
     def stmt_return(self, pad: str, indent: int) -> list[str]:
         return [f"{pad}if {self.expr('bool')}:", f"{pad}    return {self.expr(self.pick(KINDS))}"]
 
@@ -448,6 +471,7 @@ class _Gen:
             if self.chance(30):
                 exc = f"({exc}, {self.pick(EXCEPTIONS)})"
             lines.append(f"{pad}except {exc} as e:")
+            self.handled = True
             lines.append(f"{pad}    print('caught', type(e).__name__, e)")
             self.in_handler = True
             if self.chance(60):
