@@ -19,7 +19,6 @@ with just the exception on the stack (exception-table depth 0), which its `catch
 
 from __future__ import annotations
 
-import gc
 import sys
 import types
 from typing import Any, NoReturn
@@ -47,17 +46,8 @@ def stackify(f: Function) -> Code:
     """ZBC for `f`, which must not be in SSA form (run `ssa-destroy` first). The result keeps the
     names, signature, cells, defaults and `pycode` of `f.code` when there is one, so the stack VM
     can run it in place of the code `f` was lifted from. Raises `zir.VerifyError` for IR that
-    has no stack form (SSA, phis, a handler block also entered normally).
-
-    The cyclic garbage collector is paused meanwhile, as in `zir.lift`: the many small objects
-    made here form no reference cycles, and scanning them would cost more than the work."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _Stackifier(f).run()
-    finally:
-        if enabled:
-            gc.enable()
+    has no stack form (SSA, phis, a handler block also entered normally)."""
+    return _Stackifier(f).run()
 
 
 class _Stackifier:

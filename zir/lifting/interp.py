@@ -22,7 +22,6 @@ the handler is the same at every raise point of a block (the rule the verifier c
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Callable
 from typing import Any
@@ -624,16 +623,5 @@ def _lines(code: Code) -> list[int | None]:
 
 
 def lift_code(code: Code) -> Function:
-    """Lift one ZBC code object (see `zir.lift`).
-
-    The cyclic garbage collector is paused meanwhile: lifting allocates many small container
-    objects (instructions, their operand lists and attribute dicts) and makes no reference cycles,
-    and the collector's passes over them would otherwise take twice as long as the lifting itself.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return Lifter(code, ZFlow.build(code)).run()
-    finally:
-        if enabled:
-            gc.enable()
+    """Lift one ZBC code object (see `zir.lift`)."""
+    return Lifter(code, ZFlow.build(code)).run()
