@@ -665,3 +665,14 @@ def _functions_of(mod: types.ModuleType) -> list[types.FunctionType]:
                 seen.add(id(v))
                 todo.append(v)
     return out
+
+
+def test_a_handler_at_offset_zero_is_reached_through_a_pad() -> None:
+    # Offset 0 is both the entry (depth 0) and a handler target (depth 1): a depth mismatch.
+    c = code([
+        "top:", ("NOP", None, 1),
+        "t0:", ("LOAD_FAST", "a", 1), ("RETURN_VALUE", None, 1),
+        "t1:",
+    ], params=("a",), handlers=(("t0", "t1", "top", 0, False),))
+    with pytest.raises(zir.VerifyError, match="offset 0.*depth mismatch"):
+        zir.lift(c)

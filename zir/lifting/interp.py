@@ -115,7 +115,8 @@ class Lifter:
         for b in flow.blocks.values():
             keys = {(self.flow.blocks[s].handler.depth, self.flow.blocks[s].handler.lasti)  # type: ignore[union-attr]
                     for s in b.exc_preds}
-            if b.exc_preds and b.npreds == 0 and len(keys) == 1:
+            # The entry is reached normally too, even when no jump targets it.
+            if b.exc_preds and b.npreds == 0 and len(keys) == 1 and b.start != 0:
                 self.direct.add(b.start)
         # Per-block state (set by _lift_block).
         self.stack: list[Value] = []
