@@ -30,6 +30,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g.add_argument("-p", "--passes", dest="pipeline", metavar="PIPELINE", default="",
                    help='passes to run, e.g. "peephole,ssa,dce,copyprop,ssa-destroy" or O2 '
                    "(docs/passes.md)")
+    g.add_argument("--load", action="append", default=[], metavar="MODULE|FILE.py",
+                   help="import a Python module (dotted name, or a .py file whose directory goes on "
+                   "sys.path) that registers passes, before the pipeline is read; repeatable")
     g.add_argument("--verify-each", action="store_true", help="verify the IR after every pass")
     g.add_argument("--print-after", metavar="NAMES|all", default=None,
                    help="print the IR after the named passes (comma-separated) or after all")
@@ -63,11 +66,40 @@ def check(module: Module, filename: str) -> None:
         raise VerifyError(f"{filename}: {e}") from e
 
 
+def load_plugins(specs: list[str]) -> None:
+    """Import the modules `--load` names, so the passes they register can be used in `-p`."""
+    import importlib
+    import importlib.util
+    import os
+    import sys
+
+    from zir.cli import CommandError
+
+    for spec in specs:
+        try:
+            if spec.endswith(".py") or os.sep in spec:
+                path = os.path.abspath(spec)
+                sys.path.insert(0, os.path.dirname(path))
+                name = os.path.splitext(os.path.basename(path))[0]
+                found = importlib.util.spec_from_file_location(name, path)
+                if found is None or found.loader is None:
+                    raise ImportError(f"not a Python file: {spec}")
+                mod = importlib.util.module_from_spec(found)
+                sys.modules[name] = mod
+                found.loader.exec_module(mod)
+            else:
+                importlib.import_module(spec)
+        except (ImportError, OSError, SyntaxError) as e:
+            raise CommandError(f"cannot load passes from {spec}: {type(e).__name__}: {e}") from e
+
+
 def optimize(module: Module, args: argparse.Namespace) -> None:
     """Run `args.pipeline` over the module with the requested instrumentation (to stderr)."""
     import sys
 
     from passes import PassManager
+
+    load_plugins(args.load)
 
     pm = PassManager.parse(
         args.pipeline, verify_each=args.verify_each, print_after=args.print_after,
