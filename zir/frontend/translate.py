@@ -65,6 +65,10 @@ def host_code(pycode: types.CodeType) -> Code:
     """A Code with no instructions that only carries `pycode`, for the VM to make a host function."""
     code = _signature(pycode)
     code.flags = code.flags | {HOST}
+    # A class body nested in a method that uses `__class__` has that name both as its own cell and
+    # as a free variable; the host function makes its cells from pycode, so ZBC keeps the free one
+    # (MAKE_FUNCTION's closure tuple matches the free variables) and the cell index space stays unique.
+    code.cellvars = [name for name in code.cellvars if name not in code.freevars]
     return code
 
 
