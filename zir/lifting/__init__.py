@@ -3,6 +3,7 @@ interpretation of its operand stack (`interp`)."""
 
 from __future__ import annotations
 
-from zir.lifting.interp import LASTI, lift_code, liftable, local_var_names
+from zir.lifting.emitter import LASTI, local_var_names
+from zir.lifting.interp import lift_code, liftable
 
 __all__ = ["LASTI", "lift_code", "liftable", "local_var_names"]

@@ -1,45 +1,25 @@
 """Abstract interpretation of the ZBC operand stack: ZBC blocks become IR blocks.
 
-The interpreter walks the reachable blocks with a worklist (no recursion). Each block is entered
-with its stack in the positional Vars `%$0 .. %$k-1`. Inside a block the abstract stack holds
-Values lazily: LOAD_CONST pushes a `Const`, LOAD_FAST pushes the local's `Var`, an instruction
-that pushes a result assigns it to the Var of the stack position it lands in (`%$k = add ...`).
-
-One invariant keeps the bookkeeping free of parallel-copy problems: a positional Var `%$j` only
-ever sits at stack position j. COPY and SWAP, which would move one elsewhere, copy it into the Var
-of its new position instead. So materializing position j (`%$j = copy v`) never clobbers a value
-still on the stack, and the copies at a block's end can be emitted in any order. A local's Var may
-sit anywhere; before the local is assigned, the positions holding it are materialized.
-
-Exceptions follow the IR conventions (docs/ir.md): a block covered by a handler names its landing
-block, which starts with `%$p = catch`; the stack there is `%$0 .. %$d-1`, the lasti item (a
-`Const(-1)`: which instruction raised is not known statically, and nothing but RERAISE reads it),
-then the exception. Before every may-raise instruction the positions below the handler's depth hold
-their own Vars, and once a may-raise instruction has been emitted, an assignment to a local or to a
-position below the handler's depth starts a new block (same handler), so that every value live into
-the handler is the same at every raise point of a block (the rule the verifier checks in SSA form).
+The interpreter walks the reachable blocks with a worklist (no recursion); each ZBC instruction is
+lifted by its rule: the generic rule of the opcode table (the popped items, bottom to top, are the
+operands, the pushed item the result, the argument the row's attribute) or a rule by name for the
+rows the generic rule cannot express. The abstract stack and its invariants are `zir.lifting.emitter`'s.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from zir.bytecode.code import VARARGS, VARKEYWORDS, Code, Handler, ZInstr
 from zir.errors import VerifyError
-from zir.ir import UNBOUND, Block, Const, Function, Instr, Signature, Value, Var
+from zir.ir import Block, Const, Function, Instr, Signature, Value
+from zir.lifting.emitter import LASTI, NONE, UNDEF, Emitter, block_label, pad_label
 from zir.lifting.flow import ZBlock, ZFlow
-from zir.ops import IR_OPS, ZBC_OPS, OpDef, ZArg
+from zir.ops import ZBC_OPS, OpDef, ZArg
 
-#: Names of lifted stack slots; a ZBC local spelled like one (only non-Python front ends and
-#: stackify make such names) is renamed when lifted.
-_SLOT_NAME = re.compile(r"^\$[0-9]")
-#: The lasti item of a handler entry, as lifted (see the module docstring).
-LASTI = Const(-1)
-_NONE = Const(None)
-_UNDEF = Const(UNBOUND)
-_MAY_RAISE = {name: op.may_raise for name, op in IR_OPS.items()}
+__all__ = ["LASTI", "Lifter", "lift_code", "liftable"]
+
 
 #: ZBC mnemonic -> method of `Lifter`, for the rows the generic rule does not cover.
 _BY_NAME: dict[str, str] = {
@@ -66,70 +46,8 @@ def liftable(row: OpDef) -> bool:
     return row.zbc in _BY_NAME or (row.generic and row.ir)
 
 
-def local_var_names(varnames: list[str]) -> list[str]:
-    """The IR Var name of each ZBC local: its own name, unless it is spelled like a lifted stack
-    slot (`$0`, `$3.1`), which gets `$l` prefixes until it is unique."""
-    taken = set(varnames)
-    out = []
-    for name in varnames:
-        new = name
-        while _SLOT_NAME.match(new) or (new != name and new in taken):
-            new = "$l" + new[1:]
-        taken.add(new)
-        out.append(new)
-    return out
-
-
-def _label(start: int) -> str:
-    return f"bb{start}"
-
-
-def _pad_label(h: Handler) -> str:
-    return f"bb{h.target}.h{h.depth}{'l' if h.lasti else ''}"
-
-
-class Lifter:
+class Lifter(Emitter):
     """Lifts one code object; `run()` returns the Function."""
-
-    def __init__(self, code: Code, flow: ZFlow) -> None:
-        self.code = code
-        self.flow = flow
-        self.instrs = code.instrs
-        self.rows = flow.rows
-        self.consts = code.consts
-        self.names = code.names
-        self.cells = code.cell_names
-        self.locals = [Var(n) for n in local_var_names(code.varnames)]
-        self.local_set = frozenset(self.locals)
-        self.slots = [Var(f"${k}") for k in range(32)]
-        self.slot_index = {v: k for k, v in enumerate(self.slots)}
-        self.lines = _lines(code)
-        self.needs_init: set[int] = set()
-        # Per reachable ZBC block: its entry depth and the offset that first reached it.
-        self.depth: dict[int, int] = {}
-        self.depth_from: dict[int, int] = {}
-        self.work: list[int] = []
-        self.out: dict[int, list[Block]] = {}
-        self.pads: dict[int, dict[str, Block]] = {}
-        self.direct: set[int] = set()
-        for b in flow.blocks.values():
-            keys = {(self.flow.blocks[s].handler.depth, self.flow.blocks[s].handler.lasti)  # type: ignore[union-attr]
-                    for s in b.exc_preds}
-            # The entry is reached normally too, even when no jump targets it.
-            if b.exc_preds and b.npreds == 0 and len(keys) == 1 and b.start != 0:
-                self.direct.add(b.start)
-        # Per-block state (set by _lift_block).
-        self.stack: list[Value] = []
-        self.block: Block = Block("")
-        self.out_instrs: list[Instr] = []
-        self.hdepth = -1
-        self.raised = False
-        self.da = 0
-        self.line: int | None = None
-        self.i = 0
-        self.nsplit = 0
-        self.ended = False
-        self.start = 0
 
     # driver ---------------------------------------------------------------------------------------
     def run(self) -> Function:
@@ -144,10 +62,11 @@ class Lifter:
             pads = self.pads.get(start, {})
             layout.extend(pads[k] for k in sorted(pads))
             layout.extend(self.out[start])
-        inits = [Instr("const", self.locals[k], [_UNDEF], {}, [], code.firstlineno)
+        inits = [Instr("const", self.locals[k], [UNDEF], {}, [], code.firstlineno)
                  for k in sorted(self.needs_init)]
         if self.flow.entry_has_preds:
-            entry = Block("entry", instrs=[*inits, Instr("br", None, [], {}, [_label(0)], code.firstlineno)])
+            jump = Instr("br", None, [], {}, [block_label(0)], code.firstlineno)
+            entry = Block("entry", instrs=[*inits, jump])
             layout.insert(0, entry)
         else:
             layout[0].instrs[:0] = inits
@@ -158,32 +77,12 @@ class Lifter:
                         cellvars=list(code.cellvars), freevars=list(code.freevars), flags=flags,
                         ssa=False, code=code)
 
-    def _reach(self, target: int, depth: int, source: int) -> None:
-        """Control reaches block `target` from offset `source` with `depth` stack items."""
-        old = self.depth.get(target)
-        if old is None:
-            self.depth[target] = depth
-            self.depth_from[target] = source
-            self.work.append(target)
-        elif old != depth:
-            prev = self.depth_from[target]
-            other = f"offset {prev}" if prev >= 0 else "the entry"
-            raise VerifyError(f"{self.code.where(target)}: stack depth mismatch at a join: {depth} "
-                              f"from offset {source}, but {old} from {other}")
-
-    def _slot(self, k: int) -> Var:
-        while k >= len(self.slots):
-            v = Var(f"${len(self.slots)}")
-            self.slot_index[v] = len(self.slots)
-            self.slots.append(v)
-        return self.slots[k]
-
     # one block ------------------------------------------------------------------------------------
     def _lift_block(self, zb: ZBlock) -> None:
         depth = self.depth[zb.start]
         self._slot(depth + 2)
         h = zb.handler
-        self.block = Block(_label(zb.start), handler=None)
+        self.block = Block(block_label(zb.start), handler=None)
         self.out[zb.start] = [self.block]
         self.start = zb.start
         self.out_instrs = self.block.instrs
@@ -229,8 +128,8 @@ class Lifter:
         at = h.depth + int(h.lasti) + 1
         self._reach(h.target, at, source)
         if h.target in self.direct:
-            return _label(h.target)
-        label = _pad_label(h)
+            return block_label(h.target)
+        label = pad_label(h)
         pads = self.pads.setdefault(h.target, {})
         if label not in pads:
             p = h.depth + int(h.lasti)
@@ -238,103 +137,9 @@ class Lifter:
             instrs = [Instr("catch", self._slot(p), [], {}, [], line)]
             if h.lasti:
                 instrs.append(Instr("const", self.slots[h.depth], [LASTI], {}, [], line))
-            instrs.append(Instr("br", None, [], {}, [_label(h.target)], line))
+            instrs.append(Instr("br", None, [], {}, [block_label(h.target)], line))
             pads[label] = Block(label, instrs=instrs)
         return label
-
-    # emitting -------------------------------------------------------------------------------------
-    def _emit(self, op: str, dest: Var | None, args: list[Value], attrs: dict[str, Any]) -> None:
-        if self.hdepth >= 0:
-            if dest is not None and self.raised and self._live_in_handler(dest):
-                self._split()
-            if _MAY_RAISE[op]:
-                self._canonical_below_handler()
-                self.raised = True
-        self.out_instrs.append(Instr(op, dest, args, attrs, [], self.line))
-
-    def _live_in_handler(self, v: Var) -> bool:
-        """May `v` be read by the handler? (Conservatively: every local, and the stack below the
-        handler's depth.)"""
-        if v in self.local_set:
-            return True
-        k = self.slot_index.get(v)
-        return k is not None and k < self.hdepth
-
-    def _canonical_below_handler(self) -> None:
-        stack = self.stack
-        slots = self.slots
-        for j in range(min(self.hdepth, len(stack))):
-            if stack[j] is not slots[j]:
-                self._materialize(j)
-
-    def _split(self) -> None:
-        self.nsplit += 1
-        label = f"{self.block.label}.{self.nsplit}"
-        self.out_instrs.append(Instr("br", None, [], {}, [label], self.line))
-        new = Block(label, handler=self.block.handler)
-        self.out[self.start].append(new)
-        self.block = new
-        self.out_instrs = new.instrs
-        self.raised = False
-
-    def _materialize(self, j: int) -> None:
-        """Make stack position j hold its own Var."""
-        v = self.stack[j]
-        dest = self.slots[j]
-        if v is dest:
-            return
-        if isinstance(v, Const):
-            self._emit("const", dest, [v], {})
-        else:
-            self._emit("copy", dest, [v], {})
-        self.stack[j] = dest
-
-    def _materialize_all(self) -> None:
-        stack = self.stack
-        slots = self.slots
-        for j in range(len(stack)):
-            if stack[j] is not slots[j]:
-                self._materialize(j)
-
-    def _push_result(self, op: str, args: list[Value], attrs: dict[str, Any]) -> Var:
-        k = len(self.stack)
-        dest = self.slots[k] if k < len(self.slots) else self._slot(k)
-        self._emit(op, dest, args, attrs)
-        self.stack.append(dest)
-        return dest
-
-    def _push_value(self, v: Value) -> None:
-        """Push a value that may be a positional Var from elsewhere (COPY): keep the invariant."""
-        k = len(self.stack)
-        if isinstance(v, Var) and v in self.slot_index:
-            dest = self._slot(k)
-            self._emit("copy", dest, [v], {})
-            v = dest
-        self.stack.append(v)
-
-    def _terminate(self, op: str, args: list[Value], targets: list[str]) -> None:
-        if self.hdepth >= 0 and _MAY_RAISE[op]:
-            self._canonical_below_handler()
-        self.out_instrs.append(Instr(op, None, args, {}, targets, self.line))
-        self.ended = True
-
-    def _end_jump(self, target: int) -> None:
-        self._materialize_all()
-        self._reach(target, len(self.stack), self.i)
-        self._terminate("br", [], [_label(target)])
-
-    def _assign_local(self, k: int, value: Value) -> None:
-        var = self.locals[k]
-        if value is var:
-            return
-        stack = self.stack
-        for j in range(len(stack)):
-            if stack[j] is var:
-                self._materialize(j)
-        if isinstance(value, Const):
-            self._emit("const", var, [value], {})
-        else:
-            self._emit("copy", var, [value], {})
 
     # the generic rule -----------------------------------------------------------------------------
     def _generic(self, ins: ZInstr, row: OpDef) -> None:
@@ -389,7 +194,7 @@ class Lifter:
         self.stack.append(self.locals[k])
 
     def _load_unbound(self, ins: ZInstr, row: OpDef) -> None:
-        self.stack.append(_UNDEF)
+        self.stack.append(UNDEF)
 
     def _store_fast(self, ins: ZInstr, row: OpDef) -> None:
         k: int = ins.arg  # type: ignore[assignment]
@@ -402,7 +207,7 @@ class Lifter:
         if not self.da & bit:
             self._emit("check_bound", None, [self.locals[k]], {"name": self.code.varnames[k]})
             self.needs_init.add(k)
-        self._assign_local(k, _UNDEF)
+        self._assign_local(k, UNDEF)
         self.da &= ~bit
 
     def _nop(self, ins: ZInstr, row: OpDef) -> None:
@@ -522,7 +327,7 @@ class Lifter:
 
     # control flow ---------------------------------------------------------------------------------
     def _next_label(self) -> str:
-        return _label(self.i + 1)
+        return block_label(self.i + 1)
 
     def _for_iter(self, ins: ZInstr, row: OpDef) -> None:
         if not self.stack:
@@ -533,7 +338,7 @@ class Lifter:
         self.stack.pop()
         self._reach(self.i + 1, k + 1, self.i)
         self._reach(ins.arg, k - 1, self.i)  # type: ignore[arg-type]
-        self._terminate("cbr_more", [v], [self._next_label(), _label(ins.arg)])  # type: ignore[arg-type]
+        self._terminate("cbr_more", [v], [self._next_label(), block_label(ins.arg)])  # type: ignore[arg-type]
 
     def _jump(self, ins: ZInstr, row: OpDef) -> None:
         self._end_jump(ins.arg)  # type: ignore[arg-type]
@@ -543,7 +348,7 @@ class Lifter:
         depth = len(self.stack)
         self._reach(if_true, depth, self.i)
         self._reach(if_false, depth, self.i)
-        self._terminate(op, [cond], [_label(if_true), _label(if_false)])
+        self._terminate(op, [cond], [block_label(if_true), block_label(if_false)])
 
     def _pop_jump_if(self, ins: ZInstr, row: OpDef) -> None:
         cond = self.stack.pop()
@@ -557,7 +362,7 @@ class Lifter:
     def _pop_jump_if_none(self, ins: ZInstr, row: OpDef) -> None:
         v = self.stack.pop()
         self._materialize_all()
-        is_none = self._push_result("is", [v, _NONE], {})
+        is_none = self._push_result("is", [v, NONE], {})
         self.stack.pop()
         t: int = ins.arg  # type: ignore[assignment]
         if ins.op == "POP_JUMP_IF_NONE":
@@ -579,9 +384,9 @@ class Lifter:
         self._reach(t, depth, self.i)
         self._reach(self.i + 1, depth - 1, self.i)
         if ins.op == "JUMP_IF_TRUE_OR_POP":
-            targets = [_label(t), self._next_label()]
+            targets = [block_label(t), self._next_label()]
         else:
-            targets = [self._next_label(), _label(t)]
+            targets = [self._next_label(), block_label(t)]
         self._terminate("cbr", [v], targets)
 
     def _return(self, ins: ZInstr, row: OpDef) -> None:
@@ -610,17 +415,6 @@ _METHODS: dict[str, Callable[[Lifter, ZInstr, OpDef], None]] = {
     else Lifter._generic if row.generic and row.ir else Lifter._unsupported
     for mnemonic, row in ZBC_OPS.items()
 }
-
-
-def _lines(code: Code) -> list[int | None]:
-    """The source line of every instruction (the nearest earlier line when it has none)."""
-    out: list[int | None] = []
-    cur: int | None = code.firstlineno
-    for ins in code.instrs:
-        if ins.line is not None:
-            cur = ins.line
-        out.append(cur)
-    return out
 
 
 def lift_code(code: Code) -> Function:
