@@ -372,6 +372,30 @@ def test_handler_above_null_runs_in_the_vm() -> None:
         vm.VM(mode="stack").run(fn, 5)
 
 
+def _synthetic(ops: list[tuple[str, int]], consts: tuple[Any, ...] = (None,)) -> types.FunctionType:
+    code = _assemble(ops)
+    pycode = _synth_template.__code__.replace(co_code=code, co_consts=consts, co_exceptiontable=b"",
+                                              co_stacksize=4, co_linetable=_line_table(code))
+    return types.FunctionType(pycode, globals(), "synthetic")
+
+
+def test_inconsistent_stack_shapes_are_refused() -> None:
+    fn = _synthetic([("RESUME", 0), ("LOAD_FAST", 0), ("POP_JUMP_FORWARD_IF_TRUE", 1), ("PUSH_NULL", 0),
+                     ("LOAD_CONST", 0), ("RETURN_VALUE", 0)])
+    with pytest.raises(zir.FrontendError, match=r"cannot translate: paths reach this instruction with "
+                                                r"stack shapes \[.*\] and \[.*\] \[LOAD_CONST\]"):
+        from_python(fn)
+
+
+def test_stack_underflow_and_null_misuse_are_refused() -> None:
+    with pytest.raises(zir.FrontendError, match="cannot translate: stack underflow"):
+        from_python(_synthetic([("RESUME", 0), ("POP_TOP", 0), ("LOAD_CONST", 0), ("RETURN_VALUE", 0)]))
+    with pytest.raises(zir.FrontendError, match="would consume a NULL stack slot"):
+        from_python(_synthetic([("RESUME", 0), ("PUSH_NULL", 0), ("RETURN_VALUE", 0)]))
+    with pytest.raises(zir.FrontendError, match="undecodable bytecode"):
+        from_python(_synthetic([("RESUME", 0), ("LOAD_FAST", 3), ("RETURN_VALUE", 0)]))
+
+
 # ==================================================================================================
 # EXTENDED_ARG, line numbers
 

@@ -37,7 +37,10 @@ class PyInstr:
 
 def decode(pycode: types.CodeType) -> list[PyInstr]:
     """The instructions of `pycode`, with jump targets as instruction indices."""
-    raw = list(dis.get_instructions(pycode))
+    try:
+        raw = list(dis.get_instructions(pycode))
+    except (IndexError, KeyError, ValueError) as exc:  # an argument out of its table's range
+        raise frontend_error(pycode, pycode.co_firstlineno, f"undecodable bytecode ({exc})") from None
     index_of = {ins.offset: i for i, ins in enumerate(raw)}
     out: list[PyInstr] = []
     for i, ins in enumerate(raw):

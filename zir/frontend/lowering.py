@@ -121,7 +121,8 @@ class Lowerer:
                 raise self.error(ins, f"{ins.argval!r} is neither a cell nor a free variable")
             return self.cells[ins.argval]
         if zarg is ZArg.LOCAL:
-            if ins.arg is None or self.pycode.co_varnames[ins.arg] != ins.argval:
+            varnames = self.pycode.co_varnames
+            if ins.arg is None or ins.arg >= len(varnames) or varnames[ins.arg] != ins.argval:
                 raise self.error(ins, f"local {ins.argval!r} is not co_varnames[{ins.arg}]")
             return ins.arg
         if zarg is ZArg.CONST:
