@@ -373,3 +373,26 @@ def test_make_function_builds_real_functions() -> None:
     assert made.__code__ is native.__code__
     assert [type(c) for c in made.__closure__] == [type(c) for c in native.__closure__]
     assert made.__closure__[0].cell_contents == 5 and made(1) is True
+
+
+class Quiet:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> bool:
+        return False
+
+
+def with_cleanup_then_bare_raise() -> Any:
+    try:
+        with Quiet():
+            raise ValueError(1)
+    except ValueError:
+        pass
+    raise  # noqa: PLE0704 -- nothing is handled any more: CPython's RuntimeError
+
+
+def test_with_cleanup_restores_the_handled_exception() -> None:
+    # RERAISE 2 at the end of `with` cleanup pops only the exception; the outer handler keeps the
+    # items below it, so POP_EXCEPT restores the right previous exception.
+    same_as_cpython(with_cleanup_then_bare_raise)

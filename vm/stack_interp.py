@@ -402,9 +402,9 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                         raised_ctx = exc.__context__
                         raise exc
                     else:  # RERAISE: the exception on the stack, unchanged
+                        # Only the exception is popped, as in 3.11: an enclosing handler keeps
+                        # `depth` items, which include the lasti item below it (`with` cleanup).
                         exc = pop()
-                        if arg:
-                            pop()
                         raised = exc
                         raised_ctx = exc.__context__
                         raise exc
