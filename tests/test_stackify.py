@@ -455,7 +455,10 @@ def run_roundtrip(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
 def _construct_cases() -> list[Any]:
     import test_constructs
 
-    return [pytest.param(fn, argsets, id=fn.__name__) for fn, argsets, _ in test_constructs.CASES]
+    # A case the suite marks as a VM bug fails here too, whatever lifting and stackify do.
+    return [pytest.param(fn, argsets, id=fn.__name__,
+                         marks=[pytest.mark.xfail(reason=xfail, strict=False)] if xfail else [])
+            for fn, argsets, xfail in test_constructs.CASES]
 
 
 @pytest.mark.parametrize("fn, argsets", _construct_cases())
