@@ -671,3 +671,18 @@ def test_every_opcode_is_exercised() -> None:
         for code, _, _ in build():
             used |= _ops_of(code)
     assert set(ZBC_OPS) - used == set()
+
+
+def test_a_short_stack_at_a_handler_is_a_vm_fault() -> None:
+    """Unverifiable code (a handler deeper than the stack), decoded and run behind the verifier's
+    back: the VM refuses to run the handler instead of running it on the wrong items."""
+    import builtins
+
+    from vm.stack_interp import decode
+
+    code = asm("start:; LOAD_CONST 1; LOAD_CONST 0; TRUEDIV; RETURN_VALUE; end:; h:; RETURN_VALUE",
+               handlers=(("start", "end", "h", 2, False),))
+    rt = vm.VM(mode="stack")._runtime
+    frame = rt.new_frame(decode(code), "f", (), None, (), {}, None, {}, builtins.__dict__, None)
+    with pytest.raises(vm.VMFault, match="holds 0 items, fewer than the handler's depth 2"):
+        rt.run(frame)

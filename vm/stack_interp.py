@@ -431,6 +431,11 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                     rt.depth -= 1
                     frame = frame.back
                 target, depth, lasti = where
+                if len(frame.stack) < depth:
+                    # Verified code cannot get here unless the VM and the table disagree on a
+                    # stack effect: fail loudly rather than run the handler on a short stack.
+                    raise VMFault(f"{frame.where()}: the stack holds {len(frame.stack)} items, fewer "
+                                  f"than the handler's depth {depth} (a VM bug)") from caught
                 del frame.stack[depth:]
                 if lasti:
                     frame.stack.append(frame.pc - 1)
