@@ -676,3 +676,28 @@ def test_a_handler_at_offset_zero_is_reached_through_a_pad() -> None:
     ], params=("a",), handlers=(("t0", "t1", "top", 0, False),))
     with pytest.raises(zir.VerifyError, match="offset 0.*depth mismatch"):
         zir.lift(c)
+
+
+def test_storing_a_maybe_unbound_value_leaves_the_local_maybe_unbound() -> None:
+    # Stackify's moves: LOAD_UNBOUND / LOAD_FAST_UNCHECKED straight into STORE_FAST.
+    c = code([
+        ("LOAD_CONST", 1, 1), ("STORE_FAST", "x", 1), ("LOAD_UNBOUND", None, 1), ("STORE_FAST", "x", 1),
+        ("LOAD_FAST_UNCHECKED", "p", 2), ("STORE_FAST", "y", 2),
+        ("LOAD_FAST", "x", 3), ("LOAD_FAST", "y", 3), ("BUILD_TUPLE", 2, 3), ("POP_TOP", None, 3),
+        ("JUMP", "next", 3),
+        "next:", ("LOAD_FAST", "y", 4), ("RETURN_VALUE", None, 4),
+    ], params=("p",))
+    f = zir.lift(c)
+    zir.verify(f)
+    checks = [(b.label, i.attrs["name"]) for b, i in f.instructions() if i.op == "check_bound"]
+    # In its block, y copies a bound parameter, and the load then proves it for the next block.
+    assert checks == [("bb0", "x")]
+    # Without that load, the block-level analysis only sees an unchecked store: conservative.
+    del c.instrs[6:10]
+    for ins in c.instrs:
+        if ins.op == "JUMP":
+            ins.arg = 7
+    f = zir.lift(c)
+    zir.verify(f)
+    checks = [(b.label, i.attrs["name"]) for b, i in f.instructions() if i.op == "check_bound"]
+    assert checks == [("bb7", "y")]

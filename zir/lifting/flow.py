@@ -97,19 +97,21 @@ class ZFlow:
         code = self.code
         for b in self.blocks.values():
             gen = kill = killany = 0
+            prev = ""
             for ins in code.instrs[b.start:b.end]:
                 op = ins.op
-                if op == "LOAD_FAST" or op == "STORE_FAST":
+                if (op == "LOAD_FAST" or op == "STORE_FAST") and not stores_maybe_unbound(prev, op):
                     # A LOAD_FAST that completes proves the local bound; one that raises leaves
                     # along the exception edge, which does not see this block's gen set.
                     bit = 1 << ins.arg  # type: ignore[operator]
                     gen |= bit
                     kill &= ~bit
-                elif op == "DELETE_FAST":
+                elif op == "DELETE_FAST" or op == "STORE_FAST":
                     bit = 1 << ins.arg  # type: ignore[operator]
                     gen &= ~bit
                     kill |= bit
                     killany |= bit
+                prev = op
             b.gen, b.kill, b.killany = gen, kill, killany
         top = (1 << len(code.varnames)) - 1
         params = (1 << code.nparams) - 1
@@ -132,6 +134,13 @@ class ZFlow:
                 if new != b.da_in:
                     b.da_in = new
                     changed = True
+
+
+def stores_maybe_unbound(prev: str, op: str) -> bool:
+    """Does STORE_FAST (`op`) store a value that may be UNBOUND, judging by the instruction before
+    it? LOAD_UNBOUND and LOAD_FAST_UNCHECKED exist for stackify's moves of maybe-unbound values,
+    which it always stores right away; such a store counts as a delete for definite assignment."""
+    return op == "STORE_FAST" and (prev == "LOAD_UNBOUND" or prev == "LOAD_FAST_UNCHECKED")
 
 
 def _rows(code: Code) -> list[OpDef]:

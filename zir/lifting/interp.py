@@ -13,9 +13,9 @@ from typing import Any
 
 from zir.bytecode.code import VARARGS, VARKEYWORDS, Code, Handler, ZInstr
 from zir.errors import VerifyError
-from zir.ir import Block, Const, Function, Instr, Signature, Value
+from zir.ir import Block, Const, Function, Instr, Signature, Value, Var
 from zir.lifting.emitter import LASTI, NONE, UNDEF, Emitter, block_label, pad_label
-from zir.lifting.flow import ZBlock, ZFlow
+from zir.lifting.flow import ZBlock, ZFlow, stores_maybe_unbound
 from zir.ops import ZBC_OPS, OpDef, ZArg
 
 __all__ = ["LASTI", "Lifter", "lift_code", "liftable"]
@@ -198,8 +198,19 @@ class Lifter(Emitter):
 
     def _store_fast(self, ins: ZInstr, row: OpDef) -> None:
         k: int = ins.arg  # type: ignore[assignment]
-        self._assign_local(k, self.stack.pop())
-        self.da |= 1 << k
+        value = self.stack.pop()
+        self._assign_local(k, value)
+        if value is UNDEF:
+            bound = False
+        elif isinstance(value, Var) and value in self.local_set:
+            bound = bool(self.da >> self.locals.index(value) & 1)
+        else:
+            prev = self.instrs[self.i - 1].op if self.i > self.start else ""
+            bound = not stores_maybe_unbound(prev, ins.op)
+        if bound:
+            self.da |= 1 << k
+        else:
+            self.da &= ~(1 << k)
 
     def _delete_fast(self, ins: ZInstr, row: OpDef) -> None:
         k: int = ins.arg  # type: ignore[assignment]
