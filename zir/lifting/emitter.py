@@ -90,7 +90,7 @@ class Emitter:
         self.names = code.names
         self.cells = code.cell_names
         self.locals = [Var(n) for n in local_var_names(code.varnames)]
-        self.local_set = frozenset(self.locals)
+        self.local_index = {v: k for k, v in enumerate(self.locals)}
         self.slots = [Var(f"${k}") for k in range(32)]
         self.slot_index = {v: k for k, v in enumerate(self.slots)}
         self.lines = _lines(code)
@@ -156,7 +156,7 @@ class Emitter:
     def _live_in_handler(self, v: Var) -> bool:
         """May `v` be read by the handler? (Conservatively: every local, and the stack below the
         handler's depth.)"""
-        if v in self.local_set:
+        if v in self.local_index:
             return True
         k = self.slot_index.get(v)
         return k is not None and k < self.hdepth

@@ -202,8 +202,8 @@ class Lifter(Emitter):
         self._assign_local(k, value)
         if value is UNDEF:
             bound = False
-        elif isinstance(value, Var) and value in self.local_set:
-            bound = bool(self.da >> self.locals.index(value) & 1)
+        elif isinstance(value, Var) and value in self.local_index:
+            bound = bool(self.da >> self.local_index[value] & 1)
         else:
             prev = self.instrs[self.i - 1].op if self.i > self.start else ""
             bound = not stores_maybe_unbound(prev, ins.op)
