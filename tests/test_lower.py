@@ -492,3 +492,48 @@ def test_random_programs_lower_correctly(f: Function, pipeline: str, budget: tup
     verify_regcode(rc)
     assert rc.nregs <= sum(budget)
     assert [regcode_outcome(rc, *a) for a in ARGS] == before
+
+
+# --------------------------------------------------------------------------------------------------
+# `zir dis --stage ...`
+
+_DEMO = """
+def total(xs, scale):
+    acc = 0
+    for x in xs:
+        if x > 0:
+            acc += x * scale
+    return acc
+"""
+
+
+def test_dis_shows_every_stage(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from zir.cli import main
+
+    src = tmp_path / "demo.py"
+    src.write_text(_DEMO, encoding="utf-8")
+    target = f"{src}:total"
+    outs = {}
+    for stage in ("zbc", "ir", "ssa", "regalloc", "register"):
+        assert main(["dis", target, "--stage", stage, "-O", "2", "-k", "3", "--temps", "1"]) == 0, stage
+        outs[stage] = capsys.readouterr().out
+    assert ".code total" in outs["zbc"] and "FOR_ITER" in outs["zbc"]
+    assert outs["ir"].startswith("func @total(%xs, %scale) {") and " ssa {" not in outs["ir"]
+    assert outs["ssa"].startswith("func @total(%xs, %scale) ssa {") and " = phi " in outs["ssa"]
+    regs = {v.name for _, i in zir.parse(outs["regalloc"]).functions["total"].instructions()
+            for v in i.uses()}
+    assert regs and regs <= {"r0", "r1", "r2", "r3"}
+    assert outs["register"].startswith("regcode @total(xs=r") and "cbr_gt" in outs["register"]
+
+
+def test_dis_of_an_ir_module_keeps_parameter_names(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from zir.cli import main
+
+    src = tmp_path / "m.zir"
+    src.write_text("func @f(%a, %b) {\n^entry:\n  %c = add %a, %b\n  ret %c\n}\n", encoding="utf-8")
+    assert main(["dis", str(src), "--stage", "register"]) == 0
+    assert capsys.readouterr().out.startswith("regcode @f(a=r")
+    assert main(["dis", str(src), "--stage", "zbc"]) == 1
+    assert "needs a Python target" in capsys.readouterr().err
+    assert main(["dis", f"{tmp_path}/missing.py:f"]) == 1
+    assert "cannot read" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from zir.errors import ZirError
 
 #: Modules that provide subcommands, in the order `zir --help` lists them.
-SUBCOMMANDS: tuple[str, ...] = ("zir.cli_opt",)
+SUBCOMMANDS: tuple[str, ...] = ("zir.cli_opt", "zir.cli_dis")
 
 
 class CommandError(ZirError):

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import sys
 import types
+from collections.abc import Sequence
 
 from zir.analysis.liveness import liveness
 from zir.errors import VerifyError
@@ -43,8 +44,12 @@ def register_number(v: Var) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def lower(f: Function) -> RegCode:
+def lower(f: Function, param_names: Sequence[str] | None = None) -> RegCode:
     """Register code for register-allocated `f` (see the module docstring); `f` is not changed.
+
+    The parameters' Python names come from `param_names` when given, else from the code object
+    `f` was lifted from (`f.code.varnames`), else they are the registers' names (allocation
+    renames parameters; pass the names taken before it to keep them).
 
     Raises `zir.VerifyError` naming the function, block and instruction when `f` is in SSA form,
     has phis, or mentions a Var that is not a register (run the `regalloc` pass first).
@@ -54,7 +59,13 @@ def lower(f: Function) -> RegCode:
     for b in work.blocks:
         _forward_constants(b)
     _drop_dead_constants(work)
-    return _Lowerer(work, f).run()
+    rc = _Lowerer(work, f).run()
+    if param_names is not None:
+        if len(param_names) != len(f.params):
+            raise VerifyError(f"function {format_name('@', f.name)}: {len(param_names)} parameter names "
+                              f"for {len(f.params)} parameters")
+        rc.param_names = list(param_names)
+    return rc
 
 
 def _check(f: Function) -> None:
@@ -209,8 +220,8 @@ class _CallableModule(types.ModuleType):
     lower`) makes Python set the package attribute `zir.lower` to the module, which would hide the
     lazily exported function, so the module itself calls `lower`."""
 
-    def __call__(self, f: Function) -> RegCode:
-        return lower(f)
+    def __call__(self, f: Function, param_names: Sequence[str] | None = None) -> RegCode:
+        return lower(f, param_names)
 
 
 sys.modules[__name__].__class__ = _CallableModule
