@@ -1,20 +1,24 @@
 """`zir.stackify(f) -> Code`: IR (not in SSA form) back to ZBC, for the stack VM at O1/O2.
 
 Every Var becomes a local of the new code object (parameters keep their slots, names and order).
-A value that is defined once and used once, by a later instruction of the same block, stays on the
+A value used once, by a later instruction of the same block, and dead after that use, stays on the
 operand stack instead of going through a STORE_FAST/LOAD_FAST pair, as LLVM's WebAssembly back end
 does (`WebAssemblyRegStackify.cpp`: single-use definitions are folded into the expression tree of
 their user). Concretely, for each instruction K the operands are matched right to left against
 the instructions just before it: an operand defined by the instruction immediately before the
-current tree (once, used only by K) is left on the stack, and the walk continues before that
-operand's own tree. Operands that are not stacked are locals or constants; their loads are placed
-between the stacked trees in operand order. Moving a load of a local earlier or later is safe
-because the instructions it moves across only define stacked values, never that local.
+current tree, read once by K, dead after K (liveness from `zir.analysis`, exception edges
+included), and neither read nor written in between, is left on the stack, and the walk continues
+before that operand's own tree. Operands that are not stacked are locals or constants; their loads
+are placed between the stacked trees in operand order. Moving a load of a local earlier or later
+is safe because the instructions it moves across only make stacked values, never that local's.
+Results nobody reads are popped; dead `const`/`copy` instructions are dropped.
 
 Control flow: blocks are laid out in the function's order, `br` to the next block falls through,
-`cbr` becomes POP_JUMP_IF_FALSE/TRUE (plus JUMP when neither target is next), `cbr_more` becomes
-POP_JUMP_IF_EXHAUSTED. The stack is empty at every block boundary, so a handler block is entered
-with just the exception on the stack (exception-table depth 0), which its `catch` stores.
+`cbr` becomes POP_JUMP_IF_FALSE/TRUE (plus JUMP when neither target is next). Where ZBC has one
+instruction for an IR pair, the pair is fused: `is %x, None` + `cbr` is POP_JUMP_IF_NONE/NOT_NONE,
+`iter_next` + `cbr_more` is FOR_ITER, `unpack`/`unpack_star` + its `tuple_item`s is
+UNPACK_SEQUENCE/UNPACK_EX. The stack is empty at every block boundary, so a handler block is
+entered with just the exception on the stack (exception-table depth 0), which its `catch` stores.
 """
 
 from __future__ import annotations
