@@ -84,6 +84,16 @@ def _parenthesized(text: str) -> str:
     return f"({text})"
 
 
+@st.composite
+def _span(draw: Callable[[st.SearchStrategy[Any]], Any], gen: _Gen, make: Callable[..., T], *args: Any) -> T:
+    """Run `make(*args)` as one hypothesis draw, so the shrinker sees its choices as a unit to delete."""
+    outer = gen.draw
+    gen.draw = draw  # the generator's draws now nest inside this span
+    try:
+        return make(*args)
+    finally:
+        gen.draw = outer
+
 class _Gen:
     """One program being drawn; every decision is a hypothesis draw so failures shrink."""
 
@@ -122,7 +132,7 @@ class _Gen:
         if depth >= 3 or not self.chance(60 - 15 * depth):
             return self.leaf(kind)
         # Compound expressions are parenthesized, so they can stand anywhere an operand can.
-        return _parenthesized(getattr(self, f"expr_{kind}")(depth + 1))
+        return _parenthesized(self.draw(_span(self, getattr(self, f"expr_{kind}"), depth + 1)))
 
     def operand(self, kind: str, depth: int) -> str:
         """An expression to put before `.method`, `[index]` or `[a:b]`: parenthesized unless a name."""
@@ -317,11 +327,18 @@ class _Gen:
         """
         lines: list[str] = []
         for count in range(max_len):
-            if count and (self.budget <= 0 or not self.chance(75)):
+            more = self.draw(_span(self, self.next_statement, indent, count == 0))
+            if more is None:
                 break
-            self.budget -= 1
-            lines.extend(self.statement(indent))
+            lines.extend(more)
         return lines
+
+    def next_statement(self, indent: int, first: bool) -> list[str] | None:
+        """The next statement of a block, or None to end it (the decision is part of the same span)."""
+        if not first and (self.budget <= 0 or not self.chance(75)):
+            return None
+        self.budget -= 1
+        return self.statement(indent)
 
     def statement(self, indent: int) -> list[str]:
         pad = "    " * indent
