@@ -3,6 +3,7 @@ builder for language front ends (docs/bytecode.md)."""
 
 from __future__ import annotations
 
+from zir.bytecode.asm import assemble, disassemble
 from zir.bytecode.code import (
     COROUTINE,
     GENERATOR,
@@ -15,9 +16,11 @@ from zir.bytecode.code import (
     ZInstr,
     literal_key,
 )
+from zir.bytecode.serialize import FormatError, from_dict, from_json, to_dict, to_json
 from zir.bytecode.verify import StackInfo, stack_depths, verify
 
 __all__ = [
-    "COROUTINE", "GENERATOR", "HOST", "NESTED", "VARARGS", "VARKEYWORDS", "Code", "Handler", "StackInfo",
-    "ZInstr", "literal_key", "stack_depths", "verify",
+    "COROUTINE", "GENERATOR", "HOST", "NESTED", "VARARGS", "VARKEYWORDS", "Code", "FormatError", "Handler",
+    "StackInfo", "ZInstr", "assemble", "disassemble", "from_dict", "from_json", "literal_key",
+    "stack_depths", "to_dict", "to_json", "verify",
 ]
