@@ -104,8 +104,7 @@ def test_sum_squares_loop() -> None:
         ^bb7:
           %i = copy %$1 loc(3)
           %$2 = mul %i, %i loc(4)
-          %$1 = iadd %s, %$2 loc(4)
-          %s = copy %$1 loc(4)
+          %s = iadd %s, %$2 loc(4)
           br ^bb6 loc(4)
         ^bb15:
           ret %s loc(5)
@@ -198,8 +197,7 @@ def test_entry_with_predecessors_gets_its_own_block() -> None:
         ^bb0:
           cbr %n, ^bb2, ^bb7 loc(1)
         ^bb2:
-          %$0 = sub %n, 1 loc(2)
-          %n = copy %$0 loc(2)
+          %n = sub %n, 1 loc(2)
           br ^bb0 loc(2)
         ^bb7:
           ret None loc(3)
@@ -266,8 +264,7 @@ def test_imports_keep_the_module() -> None:
         func @f() {
         ^bb0:
           %$0 = import_name 0, ("path",) {name="os"} loc(1)
-          %$1 = import_from %$0 {name="path"} loc(1)
-          %p = copy %$1 loc(1)
+          %p = import_from %$0 {name="path"} loc(1)
           ret %p loc(2)
         }
         """)
@@ -363,10 +360,9 @@ def test_try_except_handler_blocks() -> None:
         func @g() {
         ^bb0: except ^bb4
           %$0 = load_global {name="f"} loc(3)
-          %$0 = call %$0 loc(3)
           br ^bb0.1 loc(3)
         ^bb0.1: except ^bb4
-          %x = copy %$0 loc(3)
+          %x = call %$0 loc(3)
           br ^bb3 loc(3)
         ^bb3:
           br ^bb9 loc(3)
@@ -394,17 +390,26 @@ def test_try_except_handler_blocks() -> None:
     assert ("bb0", "bb4", "exception") in edges and ("bb4", "bb11", "exception") in edges
 
 
-def test_split_after_may_raise_keeps_handler_values_stable() -> None:
-    # In a handled block, no local is assigned after the first may-raise instruction.
-    f = zir.lift(_try_except())
+def assert_handler_values_stable(f: zir.Function) -> None:
+    """In a block with a handler, every raise point sees the same locals: none is assigned after
+    the first may-raise instruction, and one assigned by it ends the block's may-raise ones."""
     for b in f.blocks:
         if b.handler is None:
             continue
-        raised = False
-        for i in b.instrs:
-            if i.dest is not None and not i.dest.name.startswith("$"):
-                assert not raised, f"{b.label}: {zir.format(i)} after a may-raise instruction"
-            raised = raised or i.opdef.may_raise
+        raising = [k for k, i in enumerate(b.instrs) if i.opdef.may_raise]
+        if not raising:
+            continue
+        first = raising[0]
+        for k, i in enumerate(b.instrs):
+            if i.dest is None or i.dest.name.startswith("$"):
+                continue
+            where = f"^{b.label}: {zir.format(i)}"
+            assert k <= first, f"{where} assigns a local after a may-raise instruction"
+            assert k < first or raising == [first], f"{where} assigns a local a later raise would see"
+
+
+def test_split_after_may_raise_keeps_handler_values_stable() -> None:
+    assert_handler_values_stable(zir.lift(_try_except()))
 
 
 def test_handler_that_is_also_a_jump_target_gets_a_landing_pad() -> None:
@@ -612,6 +617,7 @@ def test_front_end_output_lifts_and_verifies(fn: types.FunctionType) -> None:
             assert zir.parse(zir.format(f)).functions[f.name] == f
         lines = {i.line for _, i in f.instructions()}
         assert None not in lines
+        assert_handler_values_stable(f)
 
 
 @pytest.mark.parametrize("fn", _corpus(), ids=lambda fn: fn.__name__)

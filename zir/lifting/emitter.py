@@ -114,6 +114,8 @@ class Emitter:
         self.out_instrs: list[Instr] = []
         self.hdepth = -1
         self.raised = False
+        self.pending = False
+        self.end = 0
         self.da = 0
         self.line: int | None = None
         self.i = 0
@@ -146,11 +148,16 @@ class Emitter:
     # emitting -------------------------------------------------------------------------------------
     def _emit(self, op: str, dest: Var | None, args: list[Value], attrs: dict[str, Any]) -> None:
         if self.hdepth >= 0:
-            if dest is not None and self.raised and self._live_in_handler(dest):
+            may_raise = _MAY_RAISE[op]
+            live = dest is not None and self._live_in_handler(dest)
+            # A value the handler may read must be the same at every raise point of the block.
+            if (live and self.raised) or (may_raise and self.pending):
                 self._split()
-            if _MAY_RAISE[op]:
+            if may_raise:
                 self._canonical_below_handler()
                 self.raised = True
+                # Its own raise point sees the old value; a later one would see the new.
+                self.pending = live
         self.out_instrs.append(Instr(op, dest, args, attrs, [], self.line))
 
     def _live_in_handler(self, v: Var) -> bool:
@@ -177,6 +184,7 @@ class Emitter:
         self.block = new
         self.out_instrs = new.instrs
         self.raised = False
+        self.pending = False
 
     def _materialize(self, j: int) -> None:
         """Make stack position j hold its own Var."""
@@ -197,7 +205,22 @@ class Emitter:
             if stack[j] is not slots[j]:
                 self._materialize(j)
 
-    def _push_result(self, op: str, args: list[Value], attrs: dict[str, Any]) -> Var:
+    def _push_result(self, op: str, args: list[Value], attrs: dict[str, Any], direct: bool = False) -> Var:
+        """Emit `op` and push its result: into the Var of the stack position it lands in, or, when
+        `direct` and the next instruction of the block stores it (STORE_FAST x), into `%x` itself
+        (`%x = add %x, 1` rather than `%$1 = add %x, 1; %x = copy %$1`)."""
+        nxt = self.i + 1
+        if direct and nxt < self.end and self.instrs[nxt].op == "STORE_FAST":
+            local: int = self.instrs[nxt].arg  # type: ignore[assignment]
+            var = self.locals[local]
+            stack = self.stack
+            for j in range(len(stack)):
+                if stack[j] is var:  # the local's old value, still wanted on the stack
+                    self._materialize(j)
+            self._emit(op, var, args, attrs)
+            self.da |= 1 << local
+            stack.append(var)
+            return var
         k = len(self.stack)
         dest = self.slots[k] if k < len(self.slots) else self._slot(k)
         self._emit(op, dest, args, attrs)
@@ -215,6 +238,8 @@ class Emitter:
 
     def _terminate(self, op: str, args: list[Value], targets: list[str]) -> None:
         if self.hdepth >= 0 and _MAY_RAISE[op]:
+            if self.pending:
+                self._split()
             self._canonical_below_handler()
         self.out_instrs.append(Instr(op, None, args, {}, targets, self.line))
         self.ended = True

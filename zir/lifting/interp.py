@@ -90,6 +90,8 @@ class Lifter(Emitter):
         self.da = zb.da_in
         self.line = self.lines[zb.start]
         self.raised = False
+        self.pending = False
+        self.end = zb.end
         self.ended = False
         self.hdepth = -1
         if zb.start in self.direct:
@@ -157,7 +159,7 @@ class Lifter(Emitter):
         if row.attrs:
             attrs[row.attrs[0]] = self._decode(row.zarg, arg)
         if row.pushes(arg):
-            self._push_result(row.name, args, attrs)
+            self._push_result(row.name, args, attrs, direct=True)
         else:
             self._emit(row.name, None, args, attrs)
 
@@ -301,7 +303,8 @@ class Lifter(Emitter):
 
     # operations that keep operands on the stack ----------------------------------------------------
     def _import_from(self, ins: ZInstr, row: OpDef) -> None:
-        self._push_result("import_from", [self.stack[-1]], {"name": self.names[ins.arg]})  # type: ignore[index]
+        self._push_result("import_from", [self.stack[-1]], {"name": self.names[ins.arg]},  # type: ignore[index]
+                          direct=True)
 
     def _push_exc_info(self, ins: ZInstr, row: OpDef) -> None:
         # [exc] -> [previous handled exception, exc]: exc moves up one position.
