@@ -279,11 +279,12 @@ def _decode_const(d: Any, path: str, top: bool = False) -> Any:
         return _typed(v, bool, vp)
     if t == "int":
         _typed(v, str, vp)
-        if _INT.match(v):
+        if _INT.match(v) and len(v) <= 4000:  # CPython's limit on decimal conversion is 4300 digits
             return int(v)
         if _HEXINT.match(v):
             return int(v, 16)
-        raise FormatError(f"{vp}: expected an integer as a decimal or 0x-hex string, got {v!r:.40}")
+        raise FormatError(f"{vp}: expected an integer as a decimal (at most 4000 digits) or 0x-hex "
+                          f"string, got {v!r:.40}")
     if t == "float":
         return _float(v, vp)
     if t == "complex":
