@@ -215,10 +215,8 @@ def test_unpacking() -> None:
         func @f(%s) {
         ^bb0:
           %$0 = unpack %s {count=2} loc(1)
-          %$1 = tuple_item %$0 {index=0} loc(1)
-          %$0 = tuple_item %$0 {index=1} loc(1)
-          %a = copy %$1 loc(1)
-          %b = copy %$0 loc(1)
+          %a = tuple_item %$0 {index=0} loc(1)
+          %b = tuple_item %$0 {index=1} loc(1)
           %$0 = unpack_star %s {before=1, after=1} loc(2)
           %$2 = tuple_item %$0 {index=0} loc(2)
           %$1 = tuple_item %$0 {index=1} loc(2)
@@ -707,3 +705,30 @@ def test_storing_a_maybe_unbound_value_leaves_the_local_maybe_unbound() -> None:
     zir.verify(f)
     checks = [(b.label, i.attrs["name"]) for b, i in f.instructions() if i.op == "check_bound"]
     assert checks == [("bb7", "y")]
+
+
+def test_unpacked_items_stored_right_away_go_into_their_locals() -> None:
+    # a, (b, c) = s: the first item is stored at once, the second is unpacked again first.
+    c = code([
+        ("LOAD_FAST", "s", 1), ("UNPACK_SEQUENCE", 2, 1), ("STORE_FAST", "a", 1),
+        ("UNPACK_SEQUENCE", 2, 1), ("STORE_FAST", "b", 1), ("STORE_FAST", "c", 1),
+        ("LOAD_FAST", "s", 2), ("UNPACK_SEQUENCE", 2, 2), ("LOAD_CONST", 0, 2), ("STORE_FAST", "d", 2),
+        ("BUILD_TUPLE", 2, 2), ("RETURN_VALUE", None, 2),
+    ], params=("s",))
+    check(c, """
+        func @f(%s) {
+        ^bb0:
+          %$0 = unpack %s {count=2} loc(1)
+          %a = tuple_item %$0 {index=0} loc(1)
+          %$0 = tuple_item %$0 {index=1} loc(1)
+          %$0 = unpack %$0 {count=2} loc(1)
+          %b = tuple_item %$0 {index=0} loc(1)
+          %c = tuple_item %$0 {index=1} loc(1)
+          %$0 = unpack %s {count=2} loc(2)
+          %$1 = tuple_item %$0 {index=0} loc(2)
+          %$0 = tuple_item %$0 {index=1} loc(2)
+          %d = const 0 loc(2)
+          %$0 = build_tuple %$0, %$1 loc(2)
+          ret %$0 loc(2)
+        }
+        """)

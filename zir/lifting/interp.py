@@ -277,15 +277,32 @@ class Lifter(Emitter):
 
     # unpacking ------------------------------------------------------------------------------------
     def _unpack_into(self, op: str, seq: Value, attrs: dict[str, Any], n: int) -> None:
-        """`%$k = op seq` (a tuple of n items), then the items, first on top."""
+        """`%$k = op seq` (a tuple of n items), then the items, first on top. Items that the next
+        instructions store (STORE_FAST, first item first) go straight into their locals."""
         k = len(self.stack)
         self._slot(k + n)
         t = self.slots[k]
         self._emit(op, t, [seq], attrs)
+        items: list[Value] = list(self.slots[k:k + n])
+        direct = True
         # Positions above k first: %$k holds the tuple until the last one.
-        for pos in range(k + n - 1, k - 1, -1):
-            self._emit("tuple_item", self.slots[pos], [t], {"index": k + n - 1 - pos})
-        self.stack.extend(self.slots[k:k + n])
+        for index in range(n):
+            pos = k + n - 1 - index
+            store = self.i + 1 + index
+            direct = direct and store < self.end and self.instrs[store].op == "STORE_FAST"
+            if direct:
+                local: int = self.instrs[store].arg  # type: ignore[assignment]
+                var = self.locals[local]
+                stack = self.stack
+                for j in range(len(stack)):
+                    if stack[j] is var:  # the local's old value, still wanted on the stack
+                        self._materialize(j)
+                self._emit("tuple_item", var, [t], {"index": index})
+                self.da |= 1 << local
+                items[pos - k] = var
+            else:
+                self._emit("tuple_item", self.slots[pos], [t], {"index": index})
+        self.stack.extend(items)
 
     def _unpack_sequence(self, ins: ZInstr, row: OpDef) -> None:
         n: int = ins.arg  # type: ignore[assignment]
