@@ -62,7 +62,7 @@ def _replace(rw: Rewriter, b: Block, k: int, new: Instr, verb: str, statistic: s
 def copy_of_constant(rw: Rewriter, b: Block, k: int) -> bool:
     """`%x = copy 5` becomes `%x = const 5`."""
     i = b.instrs[k]
-    if i.op != "copy" or not isinstance(i.args[0], Const):
+    if i.op != "copy" or not isinstance(i.args[0], Const) or not propagatable(i.args[0]):
         return False
     return _replace(rw, b, k, Instr("const", i.dest, [i.args[0]]), "rewrite", "copies of constants")
 
