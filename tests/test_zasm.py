@@ -457,3 +457,24 @@ def test_front_end_code_roundtrips() -> None:
         assert assemble(text, code.filename) == code, fn.__name__
         count += 1
     assert count >= 50
+
+
+def test_doc_examples_assemble_and_run() -> None:
+    """The ```zasm blocks of docs/bytecode.md assemble, verify, round-trip and do what they say."""
+    from pathlib import Path
+
+    import vm
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "bytecode.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```zasm\n(.*?)```", doc, re.DOTALL)
+    codes = {c.name: c for c in (assemble(b, "bytecode.md") for b in blocks)}
+    assert set(codes) == {"total", "make_counter", "safe_div"}
+    for c in codes.values():
+        assert assemble(disassemble(c)) == c
+    machine = vm.VM(mode="stack")
+    assert machine.run(codes["total"], [1, 2, 3], scale=2) == 12
+    bump = machine.run(codes["make_counter"], 10)
+    assert (bump(), bump()) == (11, 12)
+    assert machine.run(codes["safe_div"], 0) == 0 and machine.run(codes["safe_div"], 1) == 1
+    with pytest.raises(TypeError):
+        machine.run(codes["safe_div"], "x")
