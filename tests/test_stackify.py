@@ -5,6 +5,7 @@ VM, compared with CPython on the differential construct suite and the benchmark 
 
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -556,3 +557,37 @@ def test_vm_runs_unbound_moves_and_check_bound() -> None:
     with pytest.raises(UnboundLocalError,
                        match=r"^cannot access local variable 'x' where it is not associated with a value$"):
         run_ir(text, False)
+
+
+def test_assembled_loop_round_trips_to_the_same_instructions() -> None:
+    """Lifting and stackifying simple stack code gives back the very same instructions."""
+    src = zir.bytecode.assemble(textwrap.dedent("""
+        .code f
+        .params n
+            LOAD_CONST 0
+            STORE_FAST s
+        loop:
+            LOAD_FAST n
+            POP_JUMP_IF_FALSE done
+            LOAD_FAST s
+            LOAD_FAST n
+            ADD
+            STORE_FAST s
+            LOAD_FAST n
+            LOAD_CONST 1
+            SUB
+            STORE_FAST n
+            JUMP loop
+        done:
+            LOAD_FAST s
+            RETURN_VALUE
+        """))
+    f = zir.lift(src)
+    text = re.sub(r" loc\(\d+\)", "", zir.format(f))
+    assert "^bb4:\n  %s = add %s, %n\n  %n = sub %n, 1\n  br ^bb2\n" in text
+    out = zir.stackify(f)
+    verify_code(out)
+    assert show(out) == show(src)
+    import vm
+
+    assert vm.VM(mode="stack").run(out, 10) == 55
