@@ -90,6 +90,14 @@ def test_driver_finds_and_shrinks_a_planted_bug(monkeypatch: pytest.MonkeyPatch)
     fuzz.check_program(found.program, [("stack", 0)])
 
 
+def test_no_configuration_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    program = Program("def f(a, b):\n    return a\n", (1, ""))
+    with pytest.raises(AssertionError, match="no configuration"):
+        fuzz.check_program(program, [])
+    monkeypatch.setattr(difftest, "matrix", lambda: [])
+    assert fuzz.main(["5"]) == 2
+
+
 def test_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(difftest, "run_vm", cpython_only)
     assert fuzz.main(["25", "--seed", "7", "--matrix", "stack:0"]) == 0

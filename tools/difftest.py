@@ -78,6 +78,8 @@ def _type_name(tp: type) -> str:
 
 def _norm(value: Any, active: set[int], depth: int) -> str:
     tp = type(value)
+    if tp is int and value.bit_length() > 12000:
+        return hex(value)  # repr() refuses ints over 4300 digits (sys.set_int_max_str_digits)
     if value is None or tp in (bool, int, float, complex, str, bytes, range, slice) or value is ...:
         return repr(value)
     if depth > _MAX_DEPTH:

@@ -92,6 +92,8 @@ def check_program(program: Program, matrix: Iterable[tuple[str, int]] | None = N
     Returns the CPython outcome.
     """
     pairs = list(difftest.matrix() if matrix is None else matrix)
+    if not pairs:
+        raise AssertionError(f"fuzz: the VM supports no configuration to run on: {difftest.refused()}")
     fn = program.compile()
     with time_limit(TIME_LIMIT):
         expected = difftest.run_cpython(fn, *program.args)
@@ -177,6 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.matrix:
         parts = (part.strip().partition(":") for part in ns.matrix.split(","))
         matrix = [(mode, int(level or 0)) for mode, _, level in parts]
+    if not (matrix or difftest.matrix()):
+        for (mode, level), why in sorted(difftest.refused().items()):
+            print(f"fuzz: {mode} O{level} not available: {why.splitlines()[0][:100]}", file=sys.stderr)
+        print("fuzz: the VM supports no configuration; nothing to compare", file=sys.stderr)
+        return 2
     report = fuzz(ns.n, seed=seed, matrix=matrix, max_bugs=ns.max_bugs, max_statements=ns.statements)
     configs = ", ".join(f"{m} O{level}" for m, level in report.matrix) or "none"
     print(f"fuzz: seed {seed}; {report.programs} programs run on [{configs}]")
