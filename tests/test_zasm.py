@@ -478,3 +478,8 @@ def test_doc_examples_assemble_and_run() -> None:
     assert machine.run(codes["safe_div"], 0) == 0 and machine.run(codes["safe_div"], 1) == 1
     with pytest.raises(TypeError):
         machine.run(codes["safe_div"], "x")
+
+
+def test_crlf_tabs_and_bom() -> None:
+    c = assemble("\ufeff.code f\r\n\tLOAD_CONST 'a;b'\t; comment\r\n\tRETURN_VALUE\r\n")
+    assert c.consts == ["a;b"] and [i.line for i in c.instrs] == [2, 3]

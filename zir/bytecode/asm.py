@@ -108,6 +108,8 @@ class _Assembler:
         self.by_ref: dict[str, _Section] = {}
 
     def run(self, text: str) -> list[_Section]:
+        if text.startswith("\ufeff"):  # a UTF-8 byte order mark some editors write
+            text = text[1:]
         for lineno, raw in enumerate(text.split("\n"), 1):
             tokens = tokenize(raw, self.filename, lineno)
             if tokens:
