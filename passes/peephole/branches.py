@@ -18,8 +18,12 @@ from zir.ops import IR_OPS, OpDef
 from zir.printer import format_instr, format_name
 
 
+def _place(rw: Rewriter, b: Block) -> str:
+    return f"{format_name('^', b.label)} of {format_name('@', rw.f.name)}"
+
+
 def _at(rw: Rewriter, b: Block) -> str:
-    return f"in {format_name('^', b.label)} of {format_name('@', rw.f.name)}"
+    return f"in {_place(rw, b)}"
 
 
 def _drop_edge(rw: Rewriter, src: Block, dst_label: str) -> None:
@@ -185,7 +189,7 @@ def merge_blocks(rw: Rewriter) -> bool:
             h = blocks[b.handler] if b.handler is not None else None
             if h is not None and any(p.incoming.get(b.label) != p.incoming.get(c_label) for p in h.phis):
                 break  # the handler gets different values from the two blocks
-            if not rw.allow(f"merge {format_name('^', c_label)} into {_at(rw, b)[3:]}"):
+            if not rw.allow(f"merge {format_name('^', c_label)} into {_place(rw, b)}"):
                 break
             copies = [Instr("copy", p.dest, [p.incoming[b.label]]) for p in c.phis]
             b.instrs[-1:] = copies + c.instrs

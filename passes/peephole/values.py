@@ -130,6 +130,7 @@ def propagate_constants(rw: Rewriter, b: Block) -> bool:
                     if rw.allow(f"replace {format_value(v)} by {format_value(new)} in the phi "
                                 f"of {format_value(p.dest)} in ^{b.label} of @{rw.f.name}"):
                         p.incoming[label] = new
+                        _count_use(rw, new)
                         changed = rw.did(_statistic(new))
     known: dict[str, Value] = {}
     for i in b.instrs:
@@ -140,12 +141,18 @@ def propagate_constants(rw: Rewriter, b: Block) -> bool:
                     new = table[a.name]
                     if rw.allow(f"replace {format_value(a)} by {format_value(new)} in {where(i, b, rw.f)}"):
                         i.args[n] = new
+                        _count_use(rw, new)
                         changed = rw.did(_statistic(new))
         if i.dest is not None and not rw.f.ssa:
             known.pop(i.dest.name, None)
             if i.op == "const" and isinstance(i.args[0], Const) and propagatable(i.args[0]):
                 known[i.dest.name] = i.args[0]
     return changed
+
+
+def _count_use(rw: Rewriter, new: Value) -> None:
+    if isinstance(new, Var):
+        rw.add_use(new.name)
 
 
 def _statistic(new: Value) -> str:
