@@ -432,10 +432,10 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                     frame = frame.back
                 target, depth, lasti = where
                 if len(frame.stack) < depth:
-                    # Verified code cannot get here unless the VM and the table disagree on a
-                    # stack effect: fail loudly rather than run the handler on a short stack.
+                    # The handler would keep items the raising instruction already consumed
+                    # (code no compiler emits): fail loudly rather than run it on a short stack.
                     raise VMFault(f"{frame.where()}: the stack holds {len(frame.stack)} items, fewer "
-                                  f"than the handler's depth {depth} (a VM bug)") from caught
+                                  f"than the handler's depth {depth}") from caught
                 del frame.stack[depth:]
                 if lasti:
                     frame.stack.append(frame.pc - 1)

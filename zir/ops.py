@@ -401,8 +401,10 @@ _row("ret", 1, False, effects=C, terminator=True, zbc="RETURN_VALUE", pops=_fixe
 _row("raise", VARIADIC, False, effects=C | X, terminator=True, zbc="RAISE_VARARGS", zarg=ZArg.COUNT,
      pops=lambda a: a, zmax=2, generic=False,
      doc="`raise` (re-raise the handled exception), `raise e` or `raise e from cause`")
+# RERAISE pops only the exception (3.11's stack effect is -1 for every oparg); with oparg != 0 it
+# also reads the lasti item below it, which an enclosing handler's depth may still count.
 _row("reraise", 1, False, effects=C | X, terminator=True, zbc="RERAISE", zarg=ZArg.IMM,
-     pops=lambda a: 1 + (a != 0), reach=_plus(1), generic=False,
+     pops=_fixed(1), reach=_plus(1), generic=False,
      doc="re-raise an exception object unchanged (end of a handler that did not match)")
 for _n, _z, _keep in [("pop_jump_if_false", "POP_JUMP_IF_FALSE", 0), ("pop_jump_if_true", "POP_JUMP_IF_TRUE", 0),
                       ("pop_jump_if_none", "POP_JUMP_IF_NONE", 0),
