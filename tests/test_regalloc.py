@@ -28,7 +28,7 @@ from ir_programs import ARGS, programs
 import passes
 import vm
 import zir
-from passes.regalloc import Allocation, allocate, assign_registers
+from passes.regalloc import Allocation, allocate, assign_registers, registers_needed
 from zir.analysis import interference_graph
 from zir.frontend import from_python
 from zir.ir import Const, Function, Instr, Var
@@ -400,6 +400,15 @@ def test_spill_temporaries_use_the_reserved_registers() -> None:
     assert all(alloc.registers[v] < 3 for v in alloc.registers if v not in alloc.origin)
 
 
+def test_interference_dot_coloured_by_register() -> None:
+    f = parse1(SUM)
+    g = copy.deepcopy(f)
+    alloc = allocate(g, 3, 0)
+    dot = zir.dot.interference(g, coloring={v: f"r{n}" for v, n in alloc.registers.items()}).source
+    assert '\\nr0" fillcolor=' in dot  # labels: the Var, then its register
+    assert dot.count("style=filled") == len(alloc.registers)
+
+
 # --------------------------------------------------------------------------------------------------
 # K too small
 
@@ -481,6 +490,19 @@ def test_random_programs_allocate_correctly(f: Function, pipeline: str, k: int, 
         passes.PassManager.parse(pipeline).run(g)
     h, _ = allocate_checked(g, k, temps)
     assert [outcome(slots_as_locals(h), *a) for a in ARGS] == before
+
+
+@given(programs(), st.sampled_from(PIPELINES), st.booleans())
+def test_registers_needed_is_enough(f: Function, pipeline: str, as_temps: bool) -> None:
+    if pipeline:
+        passes.PassManager.parse(pipeline).run(f)
+    need = registers_needed(f)
+    # all general, or one general register and the rest reserved for spill code
+    k, temps = (1, need - 1) if as_temps else (need, 0)
+    h, _ = allocate_checked(f, k, temps)
+    if need > 1 and not as_temps:
+        with pytest.raises(zir.PassError, match="at once"):
+            allocate(copy.deepcopy(f), need - 1, 0)
 
 
 def _loops(n: int, m: int) -> Any:

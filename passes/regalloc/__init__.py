@@ -12,8 +12,9 @@ slots, moved by `spill %rN {slot=S}` / `%rN = reload {slot=S}`. The modules:
 * `passes.regalloc.coalesce`: conservative coalescing (Briggs' and George's tests);
 * `passes.regalloc.color`: simplify and select with optimistic spilling;
 * `passes.regalloc.spill`: spill code and rematerialization;
-* `passes.regalloc.allocate`: the rounds, `allocate(f, k, temps)` and `assign_registers`; its
-  docstring says what the `temps` registers are for.
+* `passes.regalloc.allocate`: the rounds, `allocate(f, k, temps)`, `assign_registers` and
+  `registers_needed(f)` (the least `k + temps` that works); its docstring says what the `temps`
+  registers are for.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from typing import Any
 import attrs
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
-from passes.regalloc.allocate import Allocation, allocate, assign_registers, register_name
+from passes.regalloc.allocate import Allocation, allocate, assign_registers, register_name, registers_needed
 from passes.registry import PassResult, register
 from zir.ir import Function
 from zir.printer import format_name
 
-__all__ = ["Allocation", "RegAlloc", "allocate", "assign_registers", "register_name"]
+__all__ = ["Allocation", "RegAlloc", "allocate", "assign_registers", "register_name", "registers_needed"]
 
 
 def _at_least(minimum: int) -> Callable[[Any, attrs.Attribute[int], int], None]:
@@ -54,7 +55,8 @@ class RegAlloc:
     def run(self, f: Function, am: AnalysisManager) -> PassResult:
         if not am.allow(f"allocate registers of {format_name('@', f.name)}"):
             return PassResult.unchanged()
-        graph = am.get("interference", f) if not f.ssa else None
+        # A cached interference graph saves the first build (computing one here would not).
+        graph = am.get("interference", f) if am.cached("interference", f) and not f.ssa else None
         allocation = allocate(f, self.k, self.temps, graph=graph)
         dropped = assign_registers(f, allocation)
         stats = dict(allocation.stats)

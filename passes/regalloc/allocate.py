@@ -22,6 +22,7 @@ once. With `temps=0` it is the textbook allocator, where spill code takes genera
 Spill temporaries are never spilled themselves, so every round spills at least one original value
 and the loop ends; if an instruction needs more registers at once than there are (a call with five
 spilled arguments and k + temps = 4), that is a `zir.PassError` naming the instruction.
+`registers_needed(f)` says how many registers are enough for `f` (a VM can raise `k` to it).
 """
 
 from __future__ import annotations
@@ -231,6 +232,16 @@ def allocate(f: Function, k: int = 16, temps: int = 8, graph: nx.Graph | None = 
     stats["live ranges split"] = len(webs)
     return Allocation(registers, dict(state.slots), dict(state.remat), dict(state.origin), webs, k, temps,
                       [registers[p] for p in f.params], dict(stats))
+
+
+def registers_needed(f: Function) -> int:
+    """The fewest registers (`k + temps`) `allocate` can succeed with: every instruction's distinct
+    Var operands must be in registers at once, and so must every parameter when the function is
+    entered. Everything else can wait in a frame slot."""
+    need = max(len(f.params), 1)
+    for _, i in f.instructions():
+        need = max(need, len(set(i.uses())))
+    return need
 
 
 def register_name(n: int) -> Var:
