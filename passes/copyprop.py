@@ -17,7 +17,6 @@ from passes.analyses import AnalysisManager, PreservedAnalyses
 from passes.edit import replace_uses, where
 from passes.fold import propagatable
 from passes.registry import PassResult, register
-from zir.errors import PassError
 from zir.ir import Const, Function, Phi, Value, Var
 from zir.printer import format_name, format_phi, format_value
 
@@ -33,12 +32,13 @@ def _resolve(v: Value, mapping: dict[str, Value]) -> Value:
 @register("copyprop")
 @attrs.frozen
 class CopyPropagation:
-    """Replace uses of copies, constants and trivial phis by their sources (SSA form)."""
+    """Replace uses of copies, constants and trivial phis by their sources (SSA form only)."""
 
     def run(self, f: Function, am: AnalysisManager) -> PassResult:
         if not f.ssa:
-            raise PassError(f"copyprop: function {format_name('@', f.name)} is not in SSA form "
-                            "(run 'ssa' before 'copyprop')")
+            # Nothing to do before SSA construction (a bisect limit may have refused it); the
+            # statistic tells a user who forgot 'ssa' in the pipeline.
+            return PassResult.unchanged(stats={"functions skipped (not in SSA form; run 'ssa' first)": 1})
         mapping: dict[str, Value] = {}
         stats = {"copies propagated": 0, "constants propagated": 0, "phis removed": 0}
         for b in f.blocks:

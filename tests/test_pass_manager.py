@@ -7,6 +7,10 @@ from typing import Literal
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ir_interp import outcome
+from ir_programs import ARGS, programs
 
 import passes
 import zir
@@ -395,3 +399,12 @@ def test_bisect_numbers_continue_across_runs() -> None:
 def test_negative_bisect_limit_is_rejected() -> None:
     with pytest.raises(zir.PassError):
         passes.PassManager(bisect_limit=-1)
+
+
+@settings(max_examples=60)
+@given(programs(), st.integers(0, 60))
+def test_every_bisect_prefix_of_o2_is_valid_and_correct(f: zir.Function, limit: int) -> None:
+    before = [outcome(f, *a) for a in ARGS]
+    pm = passes.PassManager.parse("O2", verify_each=True, bisect_limit=limit, stream=io.StringIO())
+    pm.run(f)
+    assert [outcome(f, *a) for a in ARGS] == before
