@@ -18,10 +18,12 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
+import attrs
+
 from passes.analyses import AnalysisManager
 from passes.instrument import Bisector, PassRecord, RunReport, dump_header, unified_diff
 from passes.pipeline import format_pass, format_pipeline, parse_pipeline
-from passes.registry import PassResult
+from passes.registry import Pass, PassResult
 from zir.errors import PassError, VerifyError, ZirError
 from zir.ir import Function, Module
 from zir.printer import format_function
@@ -62,7 +64,9 @@ class PassManager:
                  print_after: bool | str | Iterable[str] | None = None, print_changed: bool = False,
                  print_diff: bool = False, time_passes: bool = False, stats: bool = False,
                  bisect_limit: int | None = None, stream: TextIO | None = None) -> None:
-        self.passes: list[Any] = list(passes)
+        self.passes: list[Any] = []
+        for p in passes:
+            self.add(p)
         self.verify_each = verify_each
         self.print_diff = print_diff
         self.print_changed = print_changed or print_diff
@@ -88,8 +92,10 @@ class PassManager:
         """Append passes: a pipeline string (`"regalloc{k=8}"`) or a pass object. Returns self."""
         if isinstance(spec, str):
             self.passes.extend(parse_pipeline(spec))
-        else:
+        elif isinstance(spec, Pass) and attrs.has(type(spec)):
             self.passes.append(spec)
+        else:
+            raise PassError(f"{spec!r} is not a pass (an instance of a class made with @passes.register)")
         return self
 
     @property

@@ -194,6 +194,13 @@ def test_add_appends_passes() -> None:
     assert pm.pipeline == "peephole,dce,test-options{k=4},dce"
 
 
+def test_only_registered_passes_can_be_added() -> None:
+    with pytest.raises(zir.PassError, match="is not a pass"):
+        passes.PassManager([object()])
+    with pytest.raises(zir.PassError, match="is not a pass"):
+        passes.PassManager().add(OptionsPass)  # the class, not an instance
+
+
 def test_function_pass_registration() -> None:
     report = passes.PassManager.parse("test-function-pass").run(sample().functions["f"])
     assert report.stat("test-function-pass", "blocks") == 3
