@@ -630,3 +630,34 @@ def test_stdlib_module_functions(module: str) -> None:
         zir.bytecode.verify(code)
         translated += 1
     assert translated > 5
+
+
+# ==================================================================================================
+# docs/bytecode.md, section "The CPython front end": its examples are what the front end does.
+
+
+def _doc_section() -> str:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "bytecode.md").read_text(encoding="utf-8")
+    start = doc.index("## The CPython front end")
+    end = doc.find("\n## ", start + 1)
+    return doc[start:] if end < 0 else doc[start:end]
+
+
+def test_doc_section_examples() -> None:
+    import doctest
+    import re
+
+    section = _doc_section()
+    unfenced = re.sub(r"^```.*$", "", section, flags=re.MULTILINE)  # a fence ends an example's output
+    test = doctest.DocTestParser().get_doctest(unfenced, {}, "bytecode.md", "bytecode.md", 0)
+    assert test.examples
+    result = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE).run(test)
+    assert result.failed == 0
+    source = re.search(r"```python\n(def total.*?)```", section, re.DOTALL)
+    listing = re.search(r"```text\n(\.code total.*?)```", section, re.DOTALL)
+    assert source and listing
+    ns: dict[str, Any] = {}
+    exec(compile(source.group(1), "demo.py", "exec"), ns)
+    assert zir.bytecode.disassemble(from_python(ns["total"])) == listing.group(1)
