@@ -444,13 +444,11 @@ def run_roundtrip(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
     """The outcome of `fn(*args, **kwargs)` on the stack VM with every code object (nested
     functions and callees too) lifted and stackified before it runs."""
     import vm
-    from tools.difftest import _observe, materialize
     from vm.compiler import Compiler
+    from vm.difftest import run_machine
 
     with mock.patch.object(Compiler, "_optimize", _lift_stackify):
-        machine = vm.VM(mode="stack", opt_level=1)
-        a, k = materialize(args, kwargs)
-        return _observe(lambda: machine.run(fn, *a, **k), a, k)
+        return run_machine(vm.VM(mode="stack", opt_level=1), fn, args, kwargs)
 
 
 def _construct_cases() -> list[Any]:
@@ -464,7 +462,7 @@ def _construct_cases() -> list[Any]:
 
 @pytest.mark.parametrize("fn, argsets", _construct_cases())
 def test_construct_suite_round_trip(fn: Any, argsets: list[Any]) -> None:
-    from tools.difftest import describe, run_cpython
+    from vm.difftest import describe, run_cpython
 
     for a in argsets:
         expected = run_cpython(fn, *a.args, **a.kwargs)
@@ -475,8 +473,8 @@ def test_construct_suite_round_trip(fn: Any, argsets: list[Any]) -> None:
 
 @pytest.mark.parametrize("name", ["nqueens", "fannkuch", "nbody", "spectral_norm", "richards", "tokenizer"])
 def test_kernels_round_trip(name: str) -> None:
-    from tools.difftest import describe, run_cpython
     from tools.kernels import KERNELS
+    from vm.difftest import describe, run_cpython
 
     mod = KERNELS[name]
     n = mod.SIZES["test"]

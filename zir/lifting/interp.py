@@ -433,9 +433,13 @@ class Lifter(Emitter):
         self._terminate("raise", args, [])
 
     def _reraise(self, ins: ZInstr, row: OpDef) -> None:
-        exc = self.stack.pop()
-        if ins.arg:
-            self.stack.pop()
+        # The exception is on top; what else RERAISE pops (and reads below) is the table's say.
+        n = row.pops(ins.arg or 0)
+        stack = self.stack
+        if n > len(stack):
+            raise IndexError
+        exc = stack[-1]
+        del stack[len(stack) - n:]
         self._terminate("reraise", [exc], [])
 
 
