@@ -33,10 +33,8 @@ def same_as_cpython(fn: Any, *args: Any, **kwargs: Any) -> None:
 
 # -- configuration -------------------------------------------------------------------------------------------
 
-def test_register_mode_is_not_there_yet() -> None:
-    for make in (lambda: vm.VM(), lambda: vm.VM(mode="register")):
-        with pytest.raises(VMError, match="register VM, which arrives with issue 6.*pass mode='stack'"):
-            make()
+def test_register_mode_is_the_default() -> None:
+    assert vm.VM().mode == "register" and vm.VM(mode="register").run(lambda a: a + 1, 1) == 2
 
 
 @pytest.mark.parametrize("options, message", [
@@ -44,7 +42,6 @@ def test_register_mode_is_not_there_yet() -> None:
     ({"opt_level": 3}, "opt_level must be 0, 1 or 2"),
     ({"opt_level": True}, "opt_level must be 0, 1 or 2"),
     ({"profile": "everything"}, "unknown profile level"),
-    ({"profile": "basic"}, "profiler arrives with issue 6"),
     ({"max_steps": -1}, "max_steps must be None or a non-negative int"),
     ({"max_depth": 0}, "max_depth must be a positive int"),
 ])

@@ -71,7 +71,7 @@ def missing_optimizer_parts() -> list[str]:
 class Compiler:
     """Front end, verifier, optimizer and a mode's decoder, with per-code-object caches."""
 
-    def __init__(self, opt_level: int, decode: Decoder) -> None:
+    def __init__(self, opt_level: int, decode: Decoder, *, lowers: bool = False) -> None:
         if opt_level:
             missing = missing_optimizer_parts()
             if missing:
@@ -79,6 +79,9 @@ class Compiler:
                               f"(issue 5); missing: {', '.join(missing)}. Use opt_level=0.")
         self.opt_level = opt_level
         self._decode = decode
+        #: The decoder optimizes itself (register mode lifts, optimizes and lowers): it gets the
+        #: verified ZBC as it is.
+        self._lowers = lowers
         # id(key object) -> (key object, value): holding the key keeps its id from being reused.
         self._translations: dict[int, tuple[types.CodeType, Code]] = {}
         #: id(code object) -> (code object, its Program or None for "runs on the host"), for CPython
@@ -126,7 +129,7 @@ class Compiler:
         from zir.bytecode.verify import verify
 
         verify(code)
-        runnable = self._optimize(code) if self.opt_level else code
+        runnable = self._optimize(code) if self.opt_level and not self._lowers else code
         prog = self._decode(runnable)
         self.compiled += 1
         self.programs[id(code)] = (code, prog)

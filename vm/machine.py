@@ -8,10 +8,10 @@
     run(3, 4)                             # ... and call the result to run it in this VM
     machine.stats()                       # counters
 
-Modes: `mode="stack"` runs ZBC on the stack interpreter (vm/stack_interp.py). `mode="register"`, the
-documented default, is the register VM of issue 6; until it exists, asking for it is a `zir.VMError`
-that says so. Optimization levels 1 and 2 need issue 5's lifting, passes and stackify; until those
-exist they are refused the same way (vm/compiler.py wires them in).
+Modes: `mode="stack"` runs ZBC on the stack interpreter (vm/stack_interp.py); `mode="register"`, the
+default, runs register code compiled to Python generators (vm/register_vm.py), with frame pools
+(`pools=True`) and the instruction profiler (`profile=`, vm/profiler.py; `machine.profile_report()`).
+Optimization levels 1 and 2 need issue 5's lifting, passes and stackify (vm/compiler.py wires them in).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import attrs
 
 from vm.compiler import Compiler, Program
 from vm.frame import Frame
+from vm.profiler import Profiler
 from vm.runtime import Runtime, VMFunction, builtins_of
 from vm.stack_interp import decode, execute
 from zir.bytecode.code import Code
@@ -62,29 +63,24 @@ class Compiled:
 class VM:
     """A virtual machine: mode, optimization level and limits, with its compiled-code cache.
 
-    `max_steps` (None: unlimited) ends a program with `zir.VMError` after that many executed ZBC
-    instructions, counted over the machine's lifetime and checked at every jump and call; a run
-    nested inside a host call (host code calling a VM function) is held to the budget left when
-    it starts. `max_depth` ends it when more VM frames than that are active at once (nested runs
-    included). Both errors name the function and line, and VM code cannot catch them. `pools`
-    is accepted for the documented signature; frame pools arrive with the register VM (issue 6)
-    and the stack mode allocates plainly.
+    `max_steps` (None: unlimited) ends a program with `zir.VMError` after that many executed
+    instructions (ZBC instructions in stack mode, checked at every jump and call; register-code
+    instructions in register mode, counted a whole block at a time as each block starts), counted
+    over the machine's lifetime; a run nested inside a host call (host code calling a VM function)
+    is held to the budget left when it starts. `max_depth` ends it when more VM frames than that
+    are active at once (nested runs included). Both errors name the function and line, and VM code
+    cannot catch them. `pools` reuses register-VM frames (vm/pools.py); the stack mode allocates
+    plainly. `profile` selects the profiler level ("none", "basic", "detailed", "full").
     """
 
     def __init__(self, mode: str = "register", opt_level: int = 0, profile: str = "none", pools: bool = True,
                  max_steps: int | None = None, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
         if mode not in MODES:
             raise VMError(f"unknown VM mode {mode!r}; expected one of: {', '.join(MODES)}")
-        if mode == "register":
-            raise VMError("mode='register' is the register VM, which arrives with issue 6 and does not "
-                          "exist yet; pass mode='stack'")
         if isinstance(opt_level, bool) or opt_level not in (0, 1, 2):
             raise VMError(f"opt_level must be 0, 1 or 2, not {opt_level!r}")
         if profile not in PROFILES:
             raise VMError(f"unknown profile level {profile!r}; expected one of: {', '.join(PROFILES)}")
-        if profile != "none":
-            raise VMError(f"profile={profile!r}: the instruction profiler arrives with issue 6; "
-                          "use profile='none'")
         if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int)
                                       or max_steps < 0):
             raise VMError(f"max_steps must be None or a non-negative int, not {max_steps!r}")
@@ -96,8 +92,21 @@ class VM:
         self.pools = bool(pools)
         self.max_steps = max_steps
         self.max_depth = max_depth
-        self._compiler = Compiler(opt_level, decode)
-        self._runtime = Runtime(self._compiler, execute, max_steps, max_depth)
+        self._profiler = Profiler(profile, mode) if profile != "none" else None
+        self._runtime: Runtime
+        if mode == "register":
+            from vm.codegen import Variant
+            from vm.register_vm import RegisterBackend, RegisterRuntime
+
+            variant = Variant(pooled=self.pools, steps=max_steps is not None, profile=profile)
+            backend = RegisterBackend(opt_level, variant)
+            self._compiler = Compiler(opt_level, backend.decode, lowers=True)
+            self._runtime = RegisterRuntime(self._compiler, backend, max_steps, max_depth, self.pools,
+                                            self._profiler)
+        else:
+            self._compiler = Compiler(opt_level, decode)
+            loop = self._profiler.stack_execute() if self._profiler is not None else execute
+            self._runtime = Runtime(self._compiler, loop, max_steps, max_depth)
 
     def run(self, target: Any, /, *args: Any, globals: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """Run `target(*args, **kwargs)` in the VM and return its value (or raise its exception).
@@ -129,8 +138,22 @@ class VM:
     def stats(self) -> dict[str, Any]:
         """Counters since the machine was made: executed instructions, VM calls (frames made),
         deepest VM call depth, code objects compiled, callees run on the host because the front
-        end refused them."""
+        end refused them; in register mode the frame pools (`pools`: hits, misses, reuse rate,
+        peak free-list size, per code object). Register mode counts executed instructions only when
+        something needs them (`max_steps` or a profile; else `instructions` is None)."""
         rt = self._runtime
+        extra: dict[str, Any] = {}
+        if self.mode == "register":
+            from vm.pools import pool_stats
+            from vm.register_vm import RegisterRuntime
+
+            assert isinstance(rt, RegisterRuntime)
+            progs = rt.backend.programs
+            extra["pools"] = {"enabled": self.pools,
+                              **pool_stats(p.pool for p in progs if p.pool is not None)}
+            if self.max_steps is None:
+                counted = self._profiler.total_instructions() if self._profiler is not None else None
+                extra["instructions"] = counted
         return {
             "mode": self.mode,
             "opt_level": self.opt_level,
@@ -139,7 +162,25 @@ class VM:
             "peak_depth": rt.peak_depth,
             "compiled": self._compiler.compiled,
             "host_fallbacks": self._compiler.host_fallbacks,
+            **extra,
         }
+
+    def profile_report(self, format: str = "text") -> str:
+        """The profile gathered so far as "text", "json" or a self-contained "html" page
+        (`zir.VMError` when the machine was made with `profile="none"`)."""
+        if self._profiler is None:
+            raise VMError("this machine does not profile (profile='none'); make it with "
+                          "profile='basic', 'detailed' or 'full'")
+        return self._profiler.report(format)
+
+    def profile_cfg(self, target: Any) -> Any:
+        """`zir.dot.cfg` of `target`'s code as this machine runs it, blocks coloured by how often
+        they ran (a heat map; register mode: the allocated IR, stack mode: the IR lifted from the
+        ZBC that ran)."""
+        if self._profiler is None:
+            raise VMError("this machine does not profile (profile='none')")
+        prog = self.compile(target).program
+        return self._profiler.cfg(prog)
 
     def __repr__(self) -> str:
         return f"VM(mode={self.mode!r}, opt_level={self.opt_level})"

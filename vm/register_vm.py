@@ -1,0 +1,500 @@
+"""The register-mode VM: register code compiled to Python generators, run by a trampoline.
+
+    ZBC ──lift──> IR ──O<n> pipeline, regalloc──> allocated IR ──lower──> RegCode
+        ──vm.codegen──> one Python generator function per code object (RegProgram)
+
+Each function's register code becomes the source of one generator function whose registers and
+spill slots are Python locals (`vm.codegen`). A call of VM code does not recurse on the host:
+the generated code yields `(callee, args, kwargs)` to the trampoline (`execute`), which binds the
+arguments, takes a frame for the callee and runs it; the result is sent back into the caller's
+generator, an exception is thrown into it (`gen.throw`), so a handler in the caller catches it where
+the call is. The trampoline keeps the explicit stack of suspended frames; `max_depth` bounds it.
+
+A frame (`RFrame`) is the generator plus a small record: the program, the function object being run
+(its globals, builtins and closure), the arguments as passed. With `pools=True` a frame is not thrown
+away when its activation returns: the generated code of a *pooled* program is a loop that receives
+the arguments of its next activation by `send`, so a per-program free list (`vm.pools.FramePool`)
+hands out finished frames again, generator, register file and record included; a return is then
+`yield RETURN` with the value in the record. Without pools every call makes a generator that returns
+through StopIteration.
+
+Exceptions keep CPython's `__context__` exactly (see `vm.codegen.support`). A `VMFault` (a limit, a
+callee that cannot be compiled) is not catchable by VM code: every suspended frame is closed and the
+fault leaves to the host.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from vm.binding import ParamSpec, bind
+from vm.codegen import RETURN, Generated, Variant, build, generate_checked, namespace
+from vm.compiler import Compiler, Program
+from vm.pools import FramePool
+from vm.runtime import FRAME_BUILTINS, Runtime, VMFault, VMFunction, VMLimitError
+from vm.semantics import call_while_handling, set_context
+from zir.bytecode.code import Code
+from zir.errors import VMError, ZirError
+from zir.ir import UNBOUND, Function
+from zir.regcode import RegCode
+
+__all__ = ["CodeEnv", "RFrame", "RegProgram", "RegisterBackend", "RegisterRuntime", "execute"]
+
+FunctionType = types.FunctionType
+MethodType = types.MethodType
+
+
+@attrs.define(slots=True, eq=False)
+class RegProgram(Program):
+    """A code object compiled for the register VM. Besides the `Program` fields (`instrs` and
+    `handler_at` are empty: the generated function replaces them) it holds the register code `rc`,
+    the allocated IR `ir` it was lowered from, the generated source `generated` and the generator
+    function `genfn`, the frame pool, and the profile counters the generated code updates."""
+
+    rc: RegCode = attrs.field(kw_only=True)
+    ir: Function = attrs.field(kw_only=True)
+    generated: Generated = attrs.field(kw_only=True)
+    filename: str = attrs.field(kw_only=True)
+    genfn: Any = attrs.field(kw_only=True, default=None)
+    simple: bool = attrs.field(kw_only=True, default=False)
+    argcount: int = attrs.field(kw_only=True, default=0)
+    pool: FramePool | None = attrs.field(kw_only=True, default=None)
+    #: The generated function calls nothing: it is called directly, not run as a generator.
+    leaf: bool = attrs.field(kw_only=True, default=False)
+    profile: Any = attrs.field(kw_only=True, default=None)
+
+    @property
+    def name(self) -> str:
+        return self.code.qualname or self.code.name
+
+    def line_at(self, genline: int) -> tuple[int, int] | None:
+        """The (block, instruction) of generated source line `genline`, or None."""
+        where = self.generated.where
+        return where[genline - 1] if 0 < genline <= len(where) else None
+
+    def source_line(self, genline: int) -> int | None:
+        """The program's source line for generated line `genline` (its block's first known line)."""
+        at = self.line_at(genline)
+        if at is None:
+            return None
+        block = self.rc.blocks[at[0]]
+        for i in [block.instrs[at[1]], *block.instrs]:
+            if i.line is not None:
+                return i.line
+        return None
+
+    def block_line(self, k: int) -> int | None:
+        """The first known source line of block `k`."""
+        for i in self.rc.blocks[k].instrs:
+            if i.line is not None:
+                return i.line
+        return self.code.firstlineno
+
+
+class CodeEnv:
+    """The function-object view of a ZBC `Code` run directly (no function object): its globals,
+    builtins and (empty) closure, under the names a function has."""
+
+    __slots__ = ("__globals__", "__builtins__", "__closure__", "__qualname__")
+
+    def __init__(self, globals: dict[str, Any], builtins: dict[str, Any], qualname: str) -> None:
+        self.__globals__ = globals
+        self.__builtins__ = builtins
+        self.__closure__: tuple[Any, ...] | None = None
+        self.__qualname__ = qualname
+
+
+class RFrame:
+    """One activation record of the register VM (see the module docstring)."""
+
+    __slots__ = ("prog", "gen", "send", "func", "args", "ret")
+
+    prog: RegProgram
+    gen: Any
+    send: Any
+    func: Any
+    args: Sequence[Any]
+    ret: Any
+
+    # -- what the shared runtime services read (make_function, the frame-reading builtins) --------
+
+    @property
+    def globals(self) -> dict[str, Any]:
+        g: dict[str, Any] = self.func.__globals__
+        return g
+
+    @property
+    def builtins(self) -> dict[str, Any]:
+        b: dict[str, Any] = self.func.__builtins__
+        return b
+
+    @property
+    def cells(self) -> list[Any]:
+        """The cell objects (cellvars, then freevars) of the running activation."""
+        n = len(self.prog.code.cellvars) + len(self.prog.code.freevars)
+        frame = self.gen.gi_frame
+        local = frame.f_locals if frame is not None else {}
+        return [local.get(f"c{k}") for k in range(n)]
+
+    @property
+    def fast(self) -> list[Any]:
+        """The parameters as passed, then UNBOUND: registers hold no Python names, so this is what
+        `super()` can read for its first argument."""
+        return [*self.args, *(UNBOUND,) * (len(self.prog.code.varnames) - len(self.args))]
+
+    def where(self) -> str:
+        """`file:line (function name)` of the instruction this frame is executing."""
+        prog = self.prog
+        frame = self.gen.gi_frame if self.gen is not None else None
+        line = prog.source_line(frame.f_lineno) if frame is not None else None
+        if line is None:
+            line = prog.code.firstlineno
+        return f"{prog.code.filename}:{line} (function {prog.name})"
+
+    def __repr__(self) -> str:
+        return f"<register vm frame {self.prog.name}>"
+
+
+def _no_locals(name: str) -> Any:
+    def refuse(frame: RFrame, args: Sequence[Any], kwargs: dict[str, Any] | None) -> Any:
+        real = FRAME_BUILTINS_BY_NAME[name]
+        shown: Any = frame  # the shared builtins only read what both frame kinds have
+        if name in ("eval", "exec"):
+            if args and len(args) >= 2 and args[1] is not None:
+                return real(shown, args, kwargs)
+        elif args or kwargs:
+            return real(shown, args, kwargs)
+        raise VMError(f"{frame.where()}: {name}() without arguments reads the calling frame's local "
+                      "variables, which the register VM keeps in registers without their Python "
+                      "names; run this function with mode='stack'")
+    return refuse
+
+
+FRAME_BUILTINS_BY_NAME = {getattr(k, "__name__", ""): v for k, v in FRAME_BUILTINS.items()}
+#: Frame-reading builtins in register mode: super() and globals() exactly; locals(), vars(), dir()
+#: and eval/exec without an explicit namespace are refused (they need local variable names).
+REG_FRAME_BUILTINS: dict[int, tuple[Any, Any]] = {
+    id(k): (k, v if getattr(k, "__name__", "") in ("super", "globals") else _no_locals(k.__name__))
+    for k, v in FRAME_BUILTINS.items()
+}
+
+
+class RegisterBackend:
+    """Compiles verified ZBC for the register VM at one optimization level and variant (a
+    `vm.compiler.Decoder`; the compiler caches its results per code object)."""
+
+    def __init__(self, opt_level: int, variant: Variant, k: int = 16, temps: int = 8) -> None:
+        self.opt_level = opt_level
+        self.variant = variant
+        self.k = k
+        self.temps = temps
+        self.runtime: RegisterRuntime | None = None
+        self.programs: list[RegProgram] = []
+
+    def lower(self, code: Code) -> tuple[Function, RegCode]:
+        """ZBC -> allocated IR -> register code."""
+        import passes
+        import zir
+
+        f = zir.lift(code)
+        level = f"O{self.opt_level},regalloc{{k={self.k},temps={self.temps}}}"
+        passes.PassManager.parse(level).run(f)
+        return f, zir.lower(f)
+
+    def decode(self, code: Code) -> RegProgram:
+        """The `RegProgram` of verified ZBC `code` (the Compiler's decoder for register mode)."""
+        rt = self.runtime
+        assert rt is not None, "RegisterBackend.runtime is set by RegisterRuntime"
+        f, rc = self.lower(code)
+        qualname = code.qualname or code.name
+        filename = f"<zir-register {qualname} O{self.opt_level} {code.filename}:{code.firstlineno}>"
+        name = "_zir_" + _ident(code.name)
+        # A function that calls nothing is a plain Python function (a leaf): no generator, no frame
+        # to keep between calls. Only the others need the pooled form.
+        gen, pycode = generate_checked(rc, attrs.evolve(self.variant, pooled=False), name, filename)
+        if not gen.leaf and self.variant.pooled:
+            gen, pycode = generate_checked(rc, self.variant, name, filename)
+        spec = ParamSpec.from_code(code)
+        spec = attrs.evolve(spec, nlocals=code.nparams)
+        prog = RegProgram(code=code, spec=spec, ncellvars=len(code.cellvars), instrs=[], handler_at=[],
+                          rc=rc, ir=f, generated=gen, filename=filename, simple=spec.simple,
+                          argcount=spec.argcount, leaf=gen.leaf)
+        prog.profile = rt.profiler.program(prog) if rt.profiler is not None else None
+        instruments = rt.instruments(prog)
+        prog.genfn = build(gen, pycode, filename, rt.names, instruments)
+        if self.variant.pooled:
+            prog.pool = FramePool(prog, rt.pool_cap)
+        self.programs.append(prog)
+        return prog
+
+
+def _ident(name: str) -> str:
+    out = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return out if out.isidentifier() else "_" + out
+
+
+class RegisterRuntime(Runtime):
+    """The shared runtime services (`vm.runtime.Runtime`) with register-VM frames, pools and the
+    exception bookkeeping the generated code needs (`handled`, plus `raised`/`raised_ctx`/`host_exc`,
+    see `vm.codegen.support`)."""
+
+    def __init__(self, compiler: Compiler, backend: RegisterBackend, max_steps: int | None, max_depth: int,
+                 pools: bool, profiler: Any = None, pool_cap: int = 64) -> None:
+        run: Any = execute  # the register loop takes register frames
+        super().__init__(compiler, run, max_steps, max_depth)
+        self.backend = backend
+        backend.runtime = self
+        self.pools = pools
+        self.pool_cap = pool_cap
+        self.profiler = profiler
+        self.raised: BaseException | None = None
+        self.raised_ctx: BaseException | None = None
+        self.host_exc: BaseException | None = None
+        #: The frame stacks of the trampolines running now (nested runs included), for the depth.
+        self.stacks: list[list[RFrame]] = []
+        self.frame_builtins = REG_FRAME_BUILTINS
+        self.names = namespace(self)
+
+    # -- what the generated code needs per program ------------------------------------------------
+
+    def instruments(self, prog: RegProgram) -> dict[str, Any]:
+        """The counter objects a program's instrumented code updates (profile and step limit)."""
+        out: dict[str, Any] = {}
+        if self.profiler is not None and prog.profile is not None:
+            out.update(prog.profile.instruments())
+        if self.max_steps is not None:
+            out["_LIMIT"] = self.max_steps
+
+            def steps_exceeded(frame: RFrame, block: int) -> VMLimitError:
+                line = frame.prog.block_line(block)
+                return VMLimitError(f"{frame.prog.code.filename}:{line} (function {frame.prog.name}): "
+                                    f"step limit exceeded (max_steps={self.max_steps})")
+            out["_STEPS"] = steps_exceeded
+        return out
+
+    # -- frames ------------------------------------------------------------------------------------
+
+    def activation(self, prog: RegProgram, func: Any, args: Sequence[Any]) -> RFrame:
+        """A frame running `prog` for function object `func` with bound `args`, not started (a
+        leaf program's frame is only the record: it is called, not resumed)."""
+        if self.pools:
+            pool = prog.pool
+            assert pool is not None
+            frame = pool.take()
+        else:
+            frame = RFrame()
+            frame.prog = prog
+            frame.ret = None
+            if prog.leaf:
+                frame.gen = frame.send = None
+            else:
+                frame.gen = prog.genfn(frame, *args)
+                frame.send = frame.gen.send
+        frame.func = func
+        frame.args = args
+        self.frames += 1
+        return frame
+
+    def new_frame(self, prog: Program, qualname: str, args: Sequence[Any], kwargs: dict[str, Any] | None,
+                  defaults: tuple[Any, ...] | None, kwdefaults: dict[str, Any] | None,
+                  closure: tuple[Any, ...] | None, globals: dict[str, Any], builtins: dict[str, Any],
+                  func: Any) -> Any:
+        """The entry frame of a run (the facade's `VM.run`): arguments bound as CPython binds them."""
+        assert isinstance(prog, RegProgram)
+        bound = bind(prog.spec, qualname, args, kwargs, defaults, kwdefaults)
+        env = func if func is not None else CodeEnv(globals, builtins, qualname)
+        return self.activation(prog, env, bound)
+
+    def frame_for_vmfunction(self, f: VMFunction, args: Sequence[Any], kwargs: dict[str, Any] | None) -> Any:
+        prog = self.program_of(f)
+        builtins: dict[str, Any] = f.__builtins__  # type: ignore[attr-defined]
+        return self.new_frame(prog, f.__qualname__, args, kwargs, f.__defaults__, f.__kwdefaults__,
+                              f.__closure__, f.__globals__, builtins, f)
+
+    def program_of(self, f: VMFunction) -> RegProgram:
+        """The program of a VM function object (a VMFault when it cannot be compiled)."""
+        try:
+            prog = self.compiler.for_code(f.__code__)
+        except ZirError as e:
+            raise VMFault(f"cannot compile {f.__qualname__} for the VM: {e}") from e
+        assert isinstance(prog, RegProgram)
+        return prog
+
+    def depth_error(self, caller: RFrame, callee: str) -> VMLimitError:
+        return VMLimitError(f"{caller.where()}: VM call depth limit exceeded (max_depth={self.max_depth}) "
+                            f"calling {callee}")
+
+    # -- exceptions --------------------------------------------------------------------------------
+
+    def propagating(self, e: BaseException) -> None:
+        """`e` leaves a frame without being caught there: give it CPython's context now (it was just
+        raised, unless marked) and mark it, so the caller's handler keeps that context."""
+        if e is self.raised:
+            if e.__context__ is not self.raised_ctx:
+                e.__context__ = self.raised_ctx
+            return
+        h = self.handled
+        if h is not None and e is not h:
+            ctx = e.__context__
+            if ctx is None or ctx is self.host_exc:
+                set_context(e, h)
+        self.raised = e
+        self.raised_ctx = e.__context__
+
+    def host_call(self, f: Any, args: Sequence[Any], kw: dict[str, Any] | None) -> Any:
+        """Call `f` on the host from the trampoline (a callee that does not run in the VM)."""
+        h = self.handled
+        if h is not None and h is not self.host_exc:
+            return call_while_handling(h, f, args, kw)
+        return f(*args, **kw) if kw else f(*args)
+
+
+def _abandon(frames: Sequence[RFrame], fault: BaseException) -> None:
+    """Close suspended frames after a fault: the fault is thrown into each (generated code lets it
+    through), so no handler of the program runs and no frame returns to a pool."""
+    for frame in reversed(frames):
+        gen = frame.gen
+        if gen is None or gen.gi_frame is None:
+            continue
+        try:
+            gen.throw(fault)
+        except BaseException:  # noqa: BLE001,S110 -- the fault comes back out; nothing else can
+            pass
+
+
+def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) -> Any:
+    """Run `entry` and every VM frame it calls; return its value or raise its exception (the
+    `Execute` of `vm.runtime`). `host_exc` is what the host was handling when it entered."""
+    stacks = rt.stacks
+    base = sum(len(s) + 1 for s in stacks)
+    if base >= rt.max_depth:
+        raise rt.depth_error(entry, entry.prog.name)
+    frames: list[RFrame] = []
+    push, pop = frames.append, frames.pop
+    stacks.append(frames)
+    saved_host, rt.host_exc = rt.host_exc, host_exc
+    limit = rt.max_depth - base - 1
+    pooled = rt.pools
+    programs = rt.programs
+    profiled = rt.profiler is not None
+    _RETURN, _FunctionType, _MethodType, _VMFunction = RETURN, FunctionType, MethodType, VMFunction
+    frame = entry
+    send = frame.send
+    value: Any = entry.args if pooled else None
+    exc: BaseException | None = None
+    peak = 0
+    try:
+        if frame.prog.leaf:
+            try:
+                return frame.prog.genfn(frame, *frame.args)
+            except BaseException as e:
+                if profiled and not isinstance(e, VMFault):
+                    rt.profiler.left(frame.prog, e)
+                raise
+            finally:
+                if pooled:
+                    frame.prog.pool.give(frame)  # type: ignore[union-attr]
+        while True:
+            try:
+                if exc is None:
+                    req = send(value)
+                else:
+                    thrown, exc = exc, None
+                    req = frame.gen.throw(thrown)
+            except StopIteration as stop:
+                value = stop.value
+                if not frames:
+                    return value
+                frame = pop()
+                send = frame.send
+                continue
+            except BaseException as e:
+                if isinstance(e, VMFault):
+                    raise
+                rt.propagating(e)
+                if profiled:
+                    rt.profiler.left(frame.prog, e)
+                if not frames:
+                    raise
+                frame = pop()
+                send = frame.send
+                exc = e
+                continue
+            if req is _RETURN:
+                value = frame.ret
+                frame.ret = None
+                frame.prog.pool.give(frame)  # type: ignore[union-attr]
+                if not frames:
+                    return value
+                frame = pop()
+                send = frame.send
+                continue
+            # a call of something that may be VM code: (callee, args, kwargs)
+            f, args, kw = req
+            tf = type(f)
+            if tf is _MethodType:
+                func = f.__func__
+                tfunc = type(func)
+                if tfunc is _FunctionType or tfunc is _VMFunction:
+                    args = (f.__self__, *args)
+                    f, tf = func, tfunc
+            prog: Any = None
+            if tf is _FunctionType:
+                code = f.__code__
+                known = programs.get(id(code))
+                prog = known[1] if known is not None and known[0] is code else rt._compile_callee(f)
+            elif tf is _VMFunction:
+                prog = rt.program_of(f)
+            if prog is None:
+                try:
+                    value = rt.host_call(f, args, kw)
+                except BaseException as e:  # noqa: BLE001 -- the caller's exception, thrown into it
+                    if isinstance(e, VMFault):
+                        raise
+                    rt.propagating(e)
+                    exc = e
+                continue
+            if kw is not None or not prog.simple or len(args) != prog.argcount:
+                try:
+                    args = bind(prog.spec, f.__qualname__, args, kw, f.__defaults__, f.__kwdefaults__)
+                except BaseException as e:  # noqa: BLE001 -- CPython's TypeError, raised at the call
+                    rt.propagating(e)
+                    exc = e
+                    continue
+            n = len(frames)
+            if n >= limit:
+                raise rt.depth_error(frame, prog.name)
+            if n > peak:
+                peak = n
+            callee = rt.activation(prog, f, args)
+            if prog.leaf:
+                try:
+                    value = prog.genfn(callee, *args)
+                except BaseException as e:  # noqa: BLE001 -- the caller's exception, thrown into it
+                    if isinstance(e, VMFault):
+                        raise
+                    rt.propagating(e)
+                    if profiled:
+                        rt.profiler.left(prog, e)
+                    exc = e
+                if pooled:
+                    prog.pool.give(callee)
+                continue
+            push(frame)
+            frame = callee
+            send = callee.send
+            value = args if pooled else None
+    except VMFault as fault:
+        _abandon([*frames, frame], fault)
+        raise
+    finally:
+        stacks.pop()
+        rt.host_exc = saved_host
+        rt.raised = rt.raised_ctx = None
+        depth = base + peak + 1
+        if depth > rt.peak_depth:
+            rt.peak_depth = depth
