@@ -1202,12 +1202,6 @@ def cross_nested_generator_function(xs):
 # ==================================================================================================
 # More handler shapes
 
-_RERAISE_POPS_LASTI = ("VM: RERAISE n (n != 0) pops the item under the exception too (vm/stack_interp.py); "
-                       "3.11 pops only the exception, so after `with` cleanup (RERAISE 2 over "
-                       "[exit, lasti, prev_exc, exc]) the handler stack is one short and POP_EXCEPT "
-                       "restores the lasti int as the handled exception")
-
-
 class _ExitFalse:
     def __enter__(self):
         return 1
@@ -1216,7 +1210,7 @@ class _ExitFalse:
         return False
 
 
-@case(Args().xfail(_RERAISE_POPS_LASTI))
+@case(())
 def handler_reraise_from_with_cleanup():
     try:
         with _ExitFalse():
@@ -1230,7 +1224,7 @@ def handler_reraise_from_with_cleanup():
 
 
 
-@case(Args(3).xfail(_RERAISE_POPS_LASTI), (1,))
+@case((3,), (1,))
 def handler_with_inside_try_in_loop(n):
     log = []
     for i in range(n):
@@ -1249,7 +1243,7 @@ def handler_with_inside_try_in_loop(n):
     return log
 
 
-@case((0,), Args(1).xfail(_RERAISE_POPS_LASTI), (2,))
+@case((0,), (1,), (2,))
 def handler_return_through_finally_and_with(n):
     try:
         with Manager("r"):
