@@ -4,7 +4,8 @@ A `RegCode` is a list of blocks of `RInstr`s over numbered registers. Operands a
 register), `Slot(n)` (a frame slot holding a spilled value) or `Imm(value)` (a constant folded into
 the instruction: the "load-const + op" fusion). Operations are the IR rows of the one opcode table
 (`zir.ops`), plus the register-code rows (moves, spills, reloads, fused compare+branch) declared in the
-same table; nothing here re-lists opcodes. `REG_OPS` is that set, derived from the table.
+same table; nothing here re-lists opcodes. `REG_OPS` is that set, derived from the table. The text
+form is `zir.regcode_text.disassemble(rc)` (also `str(rc)`).
 
 The contract between lowering and the register VM (`zir.regcode_verify.verify_regcode` checks the
 static part):
