@@ -7,8 +7,14 @@ in `SUBCOMMANDS`.
 
 Conventions follow LLVM's tools: input `-` is stdin, `-o -` (the default) is stdout, output files
 are written only once everything succeeded. Exit codes: 0 success, 1 a program or IR error (any
-`zir.ZirError`, or a file that cannot be read or written), 2 a usage error. An error prints one line,
-`zir: error: <message>`, on stderr; `--traceback` adds the Python traceback.
+`zir.ZirError`, a file that cannot be read or written, or a program run by `zir run` that raised),
+2 a usage error (argparse's, or a `UsageError` found later, such as an argument that is not a
+Python literal). An error prints one line, `zir: error: <message>`, on stderr; `--traceback` adds
+the Python traceback. Long steps show what they are doing on stderr when it is a terminal
+(`zir.cli_progress`).
+
+The subcommands: `run` and `profile` (`zir.cli_run`), `opt` (`zir.cli_opt`), `dis`
+(`zir.cli_dis`), `dot` (`zir.cli_dot`); TARGET loading is `zir.cli_targets`.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -23,12 +30,23 @@ from collections.abc import Sequence
 
 from zir.errors import ZirError
 
+#: A negative number, which argparse leaves to positionals (`zir run f.py:f -- -3` is not needed).
+_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
+
 #: Modules that provide subcommands, in the order `zir --help` lists them.
-SUBCOMMANDS: tuple[str, ...] = ("zir.cli_opt", "zir.cli_dis")
+SUBCOMMANDS: tuple[str, ...] = ("zir.cli_run", "zir.cli_opt", "zir.cli_dis", "zir.cli_dot")
 
 
 class CommandError(ZirError):
     """A command-level failure that is the user's to fix (a file that cannot be read or written)."""
+
+
+class UsageError(CommandError):
+    """A command line that argparse accepted but that makes no sense (exit status 2)."""
+
+
+class ProgramError(CommandError):
+    """The program a command ran raised an exception (exit status 1); the message says which."""
 
 
 def read_input(path: str) -> tuple[str, str]:
@@ -99,9 +117,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the `zir` command with `argv` (default: `sys.argv[1:]`) and return its exit code."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
     except SystemExit as e:  # argparse: 0 after --help/--version, 2 for a usage error
         return e.code if isinstance(e.code, int) else 2
+    if extras:
+        # argparse gives back the positionals that follow an option (`zir run f.py:f -O0 10`);
+        # a subcommand that takes any number of them says where they go.
+        dest = getattr(args, "extra_positionals", None)
+        unknown = [x for x in extras if x.startswith("-") and not _NUMBER.match(x)]
+        if dest is None or unknown:
+            parser.print_usage(sys.stderr)
+            print(f"zir: error: unrecognized arguments: {' '.join(unknown or extras)}", file=sys.stderr)
+            return 2
+        getattr(args, dest).extend(extras)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_usage(sys.stderr)
@@ -114,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         # One line: a message holding a newline (it should not) still stays one line.
         print(f"zir: error: {e}".replace("\n", "\\n"), file=sys.stderr)
-        return 1
+        return 2 if isinstance(e, UsageError) else 1
     except BrokenPipeError:  # `zir opt f.zir | head`: the reader left; not an error of ours
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -1,5 +1,6 @@
-"""`zir opt FILE.zir [-p PIPELINE] [-o OUT]`: parse a module, verify it, run a pass pipeline over
-it, print it (LLVM's `opt`).
+"""`zir opt TARGET [-p PIPELINE] [-o OUT]`: parse a module (or lift a function), verify it, run a
+pass pipeline over it, print it (LLVM's `opt`). TARGET is FILE.zir (`-` is stdin), FILE.zir:FUNC,
+or a function to lift: FILE.py:FUNC, FILE.zasm, FILE.json (`zir.cli_targets`).
 
 The steps are separate functions: `load`, `check`, `optimize` (the pipeline with the pass
 instrumentation: `--verify-each`, `--print-after`, `--print-changed`, `--print-diff`,
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from zir.cli import read_input, write_output
+from zir.cli import write_output
 from zir.errors import VerifyError
 from zir.ir import Module
 
@@ -19,9 +20,11 @@ from zir.ir import Module
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the `opt` subcommand to the `zir` parser."""
     p = sub.add_parser(
-        "opt", parents=[common], help="parse, verify and print a .zir module",
-        description="Parse FILE.zir, verify every function and print the module in the IR text form.")
-    p.add_argument("input", metavar="FILE.zir", help="IR text to read ('-' for stdin)")
+        "opt", parents=[common], help="run a pass pipeline over IR and print it",
+        description="Parse FILE.zir (or lift FILE.py:FUNC, FILE.zasm, FILE.json), verify every "
+        "function, run the pipeline and print the module in the IR text form.")
+    p.add_argument("input", metavar="TARGET", help="FILE.zir ('-' for stdin), FILE.zir:FUNC, "
+                   "FILE.py:FUNC, FILE.zasm or FILE.json")
     p.add_argument("-o", dest="output", metavar="OUT", default="-", help="where to write ('-', the "
                    "default, is stdout); the file is written only when everything succeeded")
     p.add_argument("--no-verify", dest="verify", action="store_false",
@@ -48,12 +51,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def load(path: str) -> tuple[Module, str]:
-    """Parse the module at `path` (raises zir.ParseError naming file:line:col); also return the
-    name that messages use for the file."""
-    from zir.parser import parse
+    """The module to optimize and the name messages use for it: FILE.zir parsed (`-` is stdin;
+    raises zir.ParseError naming file:line:col), or a module of one function lifted from
+    FILE.py:FUNC, FILE.zasm or FILE.json (`zir.cli_targets`)."""
+    from zir.cli_targets import load_target
 
-    text, name = read_input(path)
-    return parse(text, name), name
+    target = load_target(path)
+    if target.module is not None and target.select is None:
+        return target.module, "<stdin>" if path == "-" else path
+    return Module({f.name: f for f in target.functions()}), target.name
 
 
 def check(module: Module, filename: str) -> None:
