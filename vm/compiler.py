@@ -58,7 +58,7 @@ def missing_optimizer_parts() -> list[str]:
     import importlib
 
     missing = []
-    parts = [("zir.lift", "lift", "zir.lift"), ("zir.stackify", "stackify", "zir.stackify"),
+    parts = [("zir.lifting", "lift", "zir.lift"), ("zir.stackifier", "stackify", "zir.stackify"),
              ("passes", "PassManager", "passes.PassManager")]
     for module, attr, label in parts:
         try:

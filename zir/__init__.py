@@ -29,8 +29,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "dot": ("zir.dot", None),
     "bytecode": ("zir.bytecode", None),
     "frontend": ("zir.frontend", None),
-    "lift": ("zir.lift", "lift"),
-    "stackify": ("zir.stackify", "stackify"),
+    "lift": ("zir.lifting", "lift"),
+    "stackify": ("zir.stackifier", "stackify"),
     "lower": ("zir.lower", "lower"),
 }
 

@@ -23,8 +23,6 @@ entered with just the exception on the stack (exception-table depth 0), which it
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any, NoReturn
 
 from zir.analysis.liveness import liveness
@@ -486,13 +484,3 @@ def _first_line(f: Function) -> int:
             return ins.line
     return 1
 
-
-class _CallableModule(types.ModuleType):
-    """Importing the submodule `zir.stackify` makes the package attribute `zir.stackify` this
-    module, shadowing the lazily loaded function of the same name; so the module calls like it."""
-
-    def __call__(self, f: Function) -> Code:
-        return stackify(f)
-
-
-sys.modules[__name__].__class__ = _CallableModule
