@@ -1,4 +1,4 @@
-"""Lowering (`zir.lower`) to register code, its text form (`disassemble`) and verifier
+"""Lowering (`zir.lower`, module `zir.lowering`) to register code, its text form (`disassemble`) and verifier
 (`verify_regcode`): exact output for small functions, each fusion and when it must not happen, the
 errors, and random programs run by a small register-code interpreter against the IR interpreter.
 """

@@ -580,3 +580,31 @@ def test_python_functions_run_in_the_stack_vm_after_allocation(fn: Callable[...,
     for args in argsets:
         got = observe(lambda: machine.run(code, *args, globals=fn.__globals__))  # noqa: B023
         assert got == observe(lambda: fn(*args)), args  # noqa: B023
+
+
+@pytest.mark.parametrize(("fn", "level", "budget"), [
+    (fn, level, budget) for fn in FUNCTIONS for level in (0, 2) for budget in ("need", "default")])
+def test_python_functions_run_in_the_register_vm(fn: Callable[..., Any], level: int, budget: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real consumer: `vm.VM(mode="register")` lowers allocated IR and runs it; with the least
+    register budget that works (every other value in a frame slot) and with the default one."""
+    from vm.register_vm import RegisterBackend
+
+    argsets, need = FUNCTIONS[fn]
+    if budget == "need":
+        original = RegisterBackend.__init__
+
+        def small(self: RegisterBackend, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **{**kwargs, "k": need, "temps": 0})
+
+        monkeypatch.setattr(RegisterBackend, "__init__", small)
+    machine = vm.VM(mode="register", opt_level=level)
+
+    def observe(call: Callable[[], Any]) -> Any:
+        try:
+            return ("ok", call())
+        except Exception as e:  # noqa: BLE001 -- compared with CPython's
+            return ("raise", type(e).__name__, str(e))
+
+    for args in argsets:
+        assert observe(lambda: machine.run(fn, *args)) == observe(lambda: fn(*args)), args  # noqa: B023

@@ -31,7 +31,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "frontend": ("zir.frontend", None),
     "lift": ("zir.lifting", "lift"),
     "stackify": ("zir.stackifier", "stackify"),
-    "lower": ("zir.lower", "lower"),
+    "lower": ("zir.lowering", "lower"),
 }
 
 

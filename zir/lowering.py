@@ -1,5 +1,7 @@
 """`zir.lower(f) -> RegCode`: register-allocated IR to register code (`zir.regcode`).
 
+(The module is `zir.lowering`, so that no module shadows the public function `zir.lower`.)
+
 The input is IR whose every Var is a register `%r<N>` (the output of the `regalloc` pass; any IR
 named that way is register code already) and which holds no phis. Lowering keeps the blocks, their
 order and their instructions, and changes their form:
@@ -23,8 +25,6 @@ that raises has written nothing, in IR and in register code alike.
 from __future__ import annotations
 
 import re
-import sys
-import types
 from collections.abc import Sequence
 
 from zir.analysis.liveness import liveness
@@ -214,14 +214,3 @@ class _Lowerer:
                 dest = s
         return RInstr(i.op, dest, args, attrs, tuple(self.index[t] for t in i.targets), i.line)
 
-
-class _CallableModule(types.ModuleType):
-    """`zir.lower` is both this module and the function: importing the module (`from zir.lower import
-    lower`) makes Python set the package attribute `zir.lower` to the module, which would hide the
-    lazily exported function, so the module itself calls `lower`."""
-
-    def __call__(self, f: Function, param_names: Sequence[str] | None = None) -> RegCode:
-        return lower(f, param_names)
-
-
-sys.modules[__name__].__class__ = _CallableModule
