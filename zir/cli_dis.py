@@ -98,12 +98,14 @@ def run(args: argparse.Namespace) -> int:
     target = load_target(args.target)
     progress = Progress()
     if args.stage != "all":
-        write_output(show_stage(target, args.stage, args, progress), args.output)
+        write_output(_line_ended(show_stage(target, args.stage, args, progress)), args.output)
         return 0
     stages = [s for s in STAGES if s != "zbc" or target.code is not None]
-    parts = []
-    for stage in stages:
-        text = show_stage(target, stage, args, progress)
-        parts.append(f"; ---- {stage} ----\n{text if text.endswith(chr(10)) else text + chr(10)}")
+    parts = [f"; ---- {stage} ----\n{_line_ended(show_stage(target, stage, args, progress))}"
+             for stage in stages]
     write_output("\n".join(parts), args.output)
     return 0
+
+
+def _line_ended(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
