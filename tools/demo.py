@@ -48,7 +48,7 @@ def write_graph(graph: Any, stem: str) -> None:
     """Write `stem.dot`, and `stem.svg` when Graphviz's `dot` program is installed."""
     dot_path = OUT / f"{stem}.dot"
     dot_path.write_text(graph.source)
-    line = f"wrote {dot_path.relative_to(ROOT)}"
+    line = f"wrote {shown(dot_path)}"
     if shutil.which("dot"):
         zir.dot.render(graph, OUT / f"{stem}.svg")
         line += f" and {stem}.svg"
@@ -154,7 +154,7 @@ def profile_kernel(n: int) -> None:
     html_path = OUT / "profile.html"
     html_path.write_text(machine.profile_report("html"), encoding="utf-8")
     (OUT / "profile.json").write_text(machine.profile_report("json"), encoding="utf-8")
-    print(f"wrote {html_path.relative_to(ROOT)} (open it in a browser: sortable tables) and profile.json")
+    print(f"wrote {shown(html_path)} (open it in a browser: sortable tables) and profile.json")
     write_graph(machine.profile_cfg(spectral_norm.times), "times.heat")
 
 
@@ -169,7 +169,20 @@ def next_steps() -> None:
         print(f"  {line}")
 
 
-def main() -> int:
+def shown(path: Path) -> str:
+    """`path` relative to the repository when it is inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; `--out DIR` writes the files there instead of out/demo/."""
+    global OUT
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--out"] and len(args) == 2:
+        OUT = Path(args[1]).resolve()
+    elif args:
+        print("usage: tools/demo.py [--out DIR]", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     OUT.mkdir(parents=True, exist_ok=True)
     text_example()
@@ -177,7 +190,7 @@ def main() -> int:
     n, _ = run_both_ways()
     profile_kernel(n)
     next_steps()
-    print(f"\nfiles are in {OUT.relative_to(ROOT)}/ ({time.perf_counter() - started:.1f} s)")
+    print(f"\nfiles are in {shown(OUT)}/ ({time.perf_counter() - started:.1f} s)")
     return 0
 
 
