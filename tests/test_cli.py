@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -284,6 +285,18 @@ def test_dis_stages(prog: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "dis", str(prog.parent / "count.zasm"), "--stage", "zbc")[1].startswith(".code count")
     code, every, _ = run(capsys, "dis", str(prog.parent / "m.zir"), "--stage", "all")
     assert code == 0 and "; ---- zbc ----" not in every and every.startswith("; ---- ir ----\nfunc @one")
+
+
+def test_output_files_get_ordinary_permissions(prog: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.zir"
+    assert run(capsys, "opt", str(prog.parent / "m.zir"), "-o", str(out))[0] == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # not the 0600 of a temporary file
+    out.chmod(0o640)
+    assert run(capsys, "opt", str(prog.parent / "m.zir"), "-o", str(out))[0] == 0
+    assert out.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
 
 
 # -- dot ---------------------------------------------------------------------------------------------

@@ -163,7 +163,7 @@ def next_steps() -> None:
     k = "tools/kernels/spectral_norm.py"
     for line in (f"zir dis {k}:times --stage all -O2",
                  f"zir opt {k}:times -p O2 --stats",
-                 f"zir dot interference {k}:times -O2 -k 4 -o times.ig.svg",
+                 f"zir dot interference {k}:times -O2 -k 4 -o times.ig.dot",
                  f"zir run {k}:run {RUN_SIZE} --mode register -O2 --check",
                  f"zir profile {k}:run {RUN_SIZE} --report html -o profile.html"):
         print(f"  {line}")

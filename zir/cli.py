@@ -75,12 +75,24 @@ def write_output(text: str, path: str) -> None:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+            # mkstemp makes the file private (0600); give it the mode a plain open() would.
+            os.chmod(tmp, _new_file_mode(path))
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
             raise
     except OSError as e:
         raise CommandError(f"cannot write {path}: {e.strerror or e}") from e
+
+
+def _new_file_mode(path: str) -> int:
+    """The permission bits for `path`: those it has when it exists, else 0666 less the umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def _common_options() -> argparse.ArgumentParser:
