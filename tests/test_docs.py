@@ -258,16 +258,27 @@ def test_page_runs(page: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, f"{page.relative_to(ROOT)}:\n{proc.stdout}\n{proc.stderr}"
 
 
+def anchors(page: Path) -> set[str]:
+    """The anchors GitHub makes for a page's headings: lower case, punctuation dropped, blanks
+    to hyphens (the heading "`zir dot`: the three graphs" is `#zir-dot-the-three-graphs`)."""
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+    heads = re.findall(r"^#+ (.*)$", text, re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in heads}
+
+
 def test_every_page_is_linked_and_links_resolve() -> None:
     index = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
     for page in (ROOT / "docs").glob("*.md"):
         assert page.name == "index.md" or f"]({page.name})" in index, f"docs/index.md misses {page.name}"
     for page in PAGES:
         text = page.read_text(encoding="utf-8")
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", text):
             if "://" in target:
                 continue
-            assert (page.parent / target).exists(), f"{page.relative_to(ROOT)}: broken link {target}"
+            path = page.parent / target if target else page
+            assert path.exists(), f"{page.relative_to(ROOT)}: broken link {target}"
+            if anchor and path.suffix == ".md":
+                assert anchor in anchors(path), f"{page.relative_to(ROOT)}: no heading for {target}#{anchor}"
 
 
 def test_readme_quick_start_is_two_commands() -> None:
