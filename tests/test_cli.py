@@ -362,6 +362,22 @@ def test_progress_only_on_terminals() -> None:
     assert Progress(io.StringIO()).enabled is False  # a StringIO is not a terminal
 
 
+def test_progress_line_stays_below_program_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = io.StringIO()  # stdout and stderr on one terminal
+    monkeypatch.setattr(sys, "stdout", terminal)
+    progress = Progress(terminal, enabled=True, delay=0.0, interval=0.01)
+    with progress.step("running f"):
+        while progress.shown < 1:
+            time.sleep(0.005)
+        print("output of the program")
+        while progress.shown < 2:
+            time.sleep(0.005)
+    assert sys.stdout is terminal  # restored
+    text = terminal.getvalue()
+    assert ")\r\x1b[Koutput of the program\n\r\x1b[Kzir: running f (" in text
+    assert text.endswith("\r\x1b[K")
+
+
 def test_entry_points(tmp_path: Path) -> None:
     zir_script = Path(sys.executable).parent / "zir"
     for cmd in ([str(zir_script), "--help"], [sys.executable, "-m", "zir", "--help"]):

@@ -104,6 +104,7 @@ def optimize(module: Module, args: argparse.Namespace) -> None:
     import sys
 
     from passes import PassManager
+    from zir.cli_progress import Progress
 
     load_plugins(args.load)
 
@@ -111,7 +112,11 @@ def optimize(module: Module, args: argparse.Namespace) -> None:
         args.pipeline, verify_each=args.verify_each, print_after=args.print_after,
         print_changed=args.print_changed, print_diff=args.print_diff, time_passes=args.time_passes,
         stats=args.stats, bisect_limit=args.bisect_limit, stream=sys.stderr)
-    pm.run(module)
+    # The instrumentation writes to stderr as the passes run: no status line between its lines.
+    noisy = args.print_after or args.print_changed or args.print_diff or args.bisect_limit is not None
+    progress = Progress(enabled=False if noisy else None)
+    with progress.step(f"running {pm.pipeline or 'no passes'} on {len(module.functions)} function(s)"):
+        pm.run(module)
 
 
 def emit(module: Module, output: str) -> None:

@@ -7,7 +7,9 @@
 A step that ends before `delay` prints nothing, so quick commands stay quiet, and output that goes
 to a file or a pipe never holds status lines. The line is redrawn by a daemon thread (the work
 runs on the main thread and cannot be interrupted to report itself); it is written with a carriage
-return and an erase-line escape, as `pip` and `cargo` do.
+return and an erase-line escape, as `pip` and `cargo` do. While a step runs, `sys.stdout` is
+wrapped so that whatever the work prints (a program run by `zir run`) first erases the status
+line: the status always sits below the output, never inside it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 __all__ = ["Progress"]
 
@@ -37,6 +39,8 @@ class Progress:
         self.delay = delay
         self.interval = interval
         self.shown = 0  #: how many status lines were drawn (for tests)
+        self._lock = threading.Lock()
+        self._visible = False
 
     @contextmanager
     def step(self, text: str) -> Iterator[None]:
@@ -45,27 +49,39 @@ class Progress:
             yield
             return
         done = threading.Event()
-        drawn = threading.Event()
         start = time.perf_counter()
 
         def draw() -> None:
             if done.wait(self.delay):
                 return
             while not done.is_set():
-                self._write(f"{_ERASE}zir: {text} ({time.perf_counter() - start:.1f} s)")
-                self.shown += 1
-                drawn.set()
+                with self._lock:
+                    self._write(f"{_ERASE}zir: {text} ({time.perf_counter() - start:.1f} s)")
+                    self._visible = True
+                    self.shown += 1
                 done.wait(self.interval)
 
         thread = threading.Thread(target=draw, name="zir-progress", daemon=True)
+        saved = sys.stdout
+        sys.stdout = _Guarded(saved, self)
         thread.start()
         try:
             yield
         finally:
             done.set()
             thread.join()
-            if drawn.is_set():
-                self._write(_ERASE)
+            sys.stdout = saved
+            self.clear()
+
+    def clear(self) -> None:
+        """Erase the status line if one is shown."""
+        with self._lock:
+            self._erase()
+
+    def _erase(self) -> None:
+        if self._visible:
+            self._write(_ERASE)
+            self._visible = False
 
     def _write(self, text: str) -> None:
         try:
@@ -73,3 +89,21 @@ class Progress:
             self.stream.flush()
         except (OSError, ValueError):  # a closed terminal is no reason to fail the command
             self.enabled = False
+
+
+class _Guarded:
+    """A text stream that erases the status line before each write to the stream it wraps."""
+
+    def __init__(self, stream: TextIO, progress: Progress) -> None:
+        self._stream = stream
+        self._progress = progress
+
+    def write(self, text: str) -> int:
+        with self._progress._lock:
+            self._progress._erase()
+            n = self._stream.write(text)
+            self._stream.flush()  # out before the status line is drawn again
+            return n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

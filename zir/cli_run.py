@@ -135,8 +135,9 @@ def execute(args: argparse.Namespace, level: str, report: str | None, check: boo
     if args.stats:
         print(json.dumps(machine.stats(), indent=2, default=str), file=sys.stderr)
     if report is not None:
-        with progress.step("writing the profile report"):
-            write_output(_ensure_newline(machine.profile_report(report)), args.output)
+        with progress.step("making the profile report"):
+            text = _ensure_newline(machine.profile_report(report))
+        write_output(text, args.output)
     if error is not None:
         raise ProgramError(f"{target.name} raised {type(error).__name__}: {error}") from error
     return 0
