@@ -95,3 +95,49 @@ def test_kernel_on_vm(name: str, config: tuple[str, int]) -> None:
     outcome = difftest.compare(module.run, module.SIZES["test"], matrix=[config],
                                vm_options={"max_steps": 50_000_000})
     assert outcome.raw == EXPECTED_TEST_SIZE[name]
+
+
+# -- mismatches found by the kernels and by tools/fuzz.py, minimized by hand --------------------------
+
+
+def assigned_by_raising_op_in_try(b: str) -> str:
+    s0 = "ab"
+    try:
+        s0 = b[0]  # raises for b == "": the handler must still see s0 == "ab"
+    finally:
+        print(s0)
+    return s0
+
+
+def loop_assigns_then_raises(a: int) -> int:
+    i1 = 7
+    try:
+        k = 0
+        while k < 1:
+            k += 1
+            i1 = a + 1
+            [][3] = a  # IndexError: the handler must see i1 == a + 1
+    except IndexError:
+        pass
+    return i1
+
+
+KNOWN_MISMATCHES = [
+    pytest.param(
+        assigned_by_raising_op_in_try, ("",), ("stack", 2), id="ssa-handler-sees-value-after-raise",
+        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+            "passes/ssa.py: renaming gives the handler of ^bb2 the value defined BY the may-raise "
+            "getitem (%s0.1) instead of the one live when it raises (%s0.0); stackified code then "
+            "raises UnboundLocalError naming 's0.1'"))),
+    pytest.param(
+        loop_assigns_then_raises, (0,), ("stack", 2), id="ssa-split-misses-later-raise",
+        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+            "peephole merges the loop body into the block with `k += 1`; ssa splits it once, but "
+            "the new block still defines %i1.2 (add, may raise) before the raising setitem, and the "
+            "handler phi takes %i1.1 from it: the handler sees the stale i1 (returns 7, not 1)"))),
+]
+
+
+@pytest.mark.parametrize("fn, args, config", KNOWN_MISMATCHES)
+def test_known_vm_mismatch(fn: Any, args: tuple[Any, ...], config: tuple[str, int]) -> None:
+    difftest.compare(fn, *args, matrix=[config])
