@@ -270,13 +270,17 @@ def test_opt_takes_every_target_kind(prog: Path, capsys: pytest.CaptureFixture[s
 def test_dis_stages(prog: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = f"{prog}:total"
     outs = {}
-    for stage in ("zbc", "ir", "ssa", "opt", "regalloc", "register"):
+    for stage in ("zbc", "ir", "ssa", "opt", "stackify", "regalloc", "register"):
         code, outs[stage], _ = run(capsys, "dis", target, "--stage", stage, "-O2")
         assert code == 0, stage
     assert outs["zbc"].startswith(".code total\n") and f".filename '{prog}'\n" in outs["zbc"]
     assert zir.format(zir.lift(zir.bytecode.assemble(outs["zbc"]))) == outs["ir"]  # ir: no passes
     assert " ssa {" in outs["ssa"] and " ssa {" not in outs["opt"] and outs["opt"] != outs["ir"]
     assert outs["regalloc"].startswith("func @total(%r") and outs["register"].startswith("regcode @total(")
+    # stackify: the ZBC the stack VM runs at O2, re-emitted from the optimized IR
+    shown = zir.bytecode.assemble(outs["stackify"])
+    again = zir.stackify(zir.parse(outs["opt"]).functions["total"])
+    assert (shown.instrs, shown.varnames, shown.consts) == (again.instrs, again.varnames, again.consts)
     code, every, _ = run(capsys, "dis", target, "--stage", "all", "-O2")
     assert code == 0
     assert every == "\n".join(f"; ---- {s} ----\n{outs[s]}" for s in outs)

@@ -11,6 +11,8 @@ one). The stages, in pipeline order:
 * ``ssa``: the IR in SSA form: the pipeline up to where it leaves SSA, then `ssa` if it never
   builds it (with `-p`, that pipeline then `ssa`);
 * ``opt``: the IR after the whole pipeline: the level's (`-O`, default 0: none) or `-p`'s;
+* ``stackify``: the ZBC re-emitted from that IR (`zir.stackify`), which is what
+  `vm.VM(mode="stack", opt_level=N)` runs at N = 1 or 2;
 * ``regalloc``: the IR after the pipeline and `regalloc{k=K,temps=T}` (registers `%rN`);
 * ``register``: the register code lowered from it (`zir.lower`, text form of `zir.regcode_text`),
   which is what `vm.VM(mode="register", opt_level=N)` runs with the default K and T;
@@ -29,7 +31,7 @@ from zir.ir import Function
 
 __all__ = ["STAGES", "register", "run", "show_stage", "stage_pipeline"]
 
-STAGES = ("zbc", "ir", "ssa", "opt", "regalloc", "register")
+STAGES = ("zbc", "ir", "ssa", "opt", "stackify", "regalloc", "register")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -85,8 +87,12 @@ def show_stage(target: Target, stage: str, args: argparse.Namespace, progress: P
         names = [p.name for p in f.params]  # allocation renames parameters to registers
         with progress.step(f"running {pipeline or 'no passes'} on @{f.name}"):
             pm.run(f)
-        out.append(str(zir.lower(f, names if f.code is None else None)) if stage == "register"
-                   else zir.format(f))
+        if stage == "register":
+            out.append(str(zir.lower(f, names if f.code is None else None)))
+        elif stage == "stackify":
+            out.append(zir.bytecode.disassemble(zir.stackify(f)))
+        else:
+            out.append(zir.format(f))
     return "\n".join(out)
 
 
