@@ -2,8 +2,9 @@
 
 1. the IR text form: a `.zir` file parsed, verified, its dominators, loops and CFG;
 2. a real kernel (`tools/kernels/spectral_norm.py`, function `times`): its ZBC, the IR lifted from
-   it, the IR after O2 with the pass statistics, the CFG, dominator tree and interference graph as
-   DOT (and SVG when Graphviz's `dot` is installed; `make graphviz`), the register code;
+   it, the IR after O2 with the pass statistics, the ZBC re-emitted from that for the stack VM, the
+   CFG, dominator tree and interference graph as DOT (and SVG when Graphviz's `dot` is installed;
+   `make graphviz`), the register code;
 3. the whole kernel run by CPython, the stack VM and the register VM, with the speed ratios;
 4. the profiler: a FULL profile's summary, an HTML report and a heat-map CFG;
 5. the `zir` commands that repeat each step.
@@ -99,6 +100,9 @@ def kernel_stages() -> zir.Function:
     print(zir.format(f))
     print("-- pass statistics --")
     print(report.stats_table())
+
+    print("-- ZBC re-emitted from the O2 IR (zir.stackify): what the stack VM runs at O2 --")
+    print(zir.bytecode.disassemble(zir.stackify(f)))
 
     write_graph(zir.dot.cfg(f), "times.cfg")
     write_graph(zir.dot.dominator_tree(f), "times.domtree")
