@@ -488,24 +488,15 @@ def f_nested_generator(xs):
     return sum(x for x in xs), list(gen())
 
 
-def test_nested_generators_become_host_code() -> None:
+def test_nested_generators_are_translated() -> None:
     code = from_python(f_nested_generator)
     nested = [c for c in code.consts if isinstance(c, Code)]
     assert sorted(c.name for c in nested) == ["<genexpr>", "gen"]
-    assert all(HOST in c.flags and c.pycode is not None for c in nested)
+    assert all(HOST not in c.flags and "generator" in c.flags and c.pycode is not None for c in nested)
 
 
 # ==================================================================================================
 # Refusals
-
-
-def gen():
-    x = 1
-    yield x
-
-
-async def coro(a):
-    return await a
 
 
 async def agen():
@@ -531,10 +522,7 @@ def _line(fn: Any, delta: int) -> int:
 
 
 @pytest.mark.parametrize(("fn", "delta", "text"), [
-    (gen, 2, "function 'gen': generators are not supported yet (issue 7) [YIELD_VALUE]"),
-    (coro, 1,
-     "function 'coro': async functions (coroutines) are not supported yet (issue 7) [GET_AWAITABLE]"),
-    (agen, 1, "function 'agen': async generators are not supported yet (issue 7) [YIELD_VALUE]"),
+    (agen, 1, "function 'agen': async generators are not supported [YIELD_VALUE]"),
     (matcher, 2, "function 'matcher': 'match' statements are not supported [MATCH_SEQUENCE]"),
     (star_except, 3, "function 'star_except': 'except*' (exception groups) is not supported"),
 ])
@@ -544,11 +532,12 @@ def test_refusals_name_construct_function_file_and_line(fn: Any, delta: int, tex
     assert str(info.value).startswith(f"{FILE}:{_line(fn, delta)}: {text}")
 
 
-def test_refuses_generator_expression_code() -> None:
+def test_translates_generator_expression_code() -> None:
     genexpr = next(c for c in f_nested_generator.__code__.co_consts
                    if isinstance(c, types.CodeType) and c.co_name == "<genexpr>")
-    with pytest.raises(zir.FrontendError, match=r"generator expressions are not supported yet \(issue 7\)"):
-        from_python(genexpr)
+    code = from_python(genexpr)
+    assert "generator" in code.flags
+    assert "YIELD_VALUE" in [op for op, _ in ops_of(code)]
 
 
 def test_refuses_builtins_and_non_functions() -> None:

@@ -579,6 +579,65 @@ def with_statement() -> list[Case]:
              Raises(TypeError, f"'EnterOnly' {protocol} (missed __exit__ method)"))]
 
 
+# -- generators, coroutines, tasks (issue 7; tests/test_generators.py and friends go further) -------------
+
+class Countdown:
+    """An async iterator over n-1 .. 0."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __aiter__(self) -> Countdown:
+        return self
+
+    async def __anext__(self) -> int:
+        if self.n == 0:
+            raise StopAsyncIteration
+        self.n -= 1
+        return self.n
+
+
+class AsyncManager:
+    def __init__(self) -> None:
+        self.log: list[Any] = []
+
+    async def __aenter__(self) -> str:
+        self.log.append("aenter")
+        return "in"
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.log.append(("aexit", exc))
+
+
+async def doubled(xs: list[int]) -> list[int]:
+    return [x * 2 for x in xs]
+
+
+@case
+def generators_and_coroutines() -> list[Case]:
+    gen = asm("LOAD_CONST 'first'; YIELD_VALUE; POP_TOP; LOAD_FAST xs; GET_YIELD_FROM_ITER; LOAD_CONST None; "
+              "YIELD_FROM; RETURN_VALUE", name="gen", params=("xs",), flags=frozenset({"generator"}))
+    main = asm([("LOAD_CONST", gen), "MAKE_FUNCTION 0; STORE_FAST g; LOAD_GLOBAL list; LOAD_FAST g; "
+                "LOAD_FAST xs; CALL 1; CALL 1; RETURN_VALUE"], name="main", params=("xs",))
+    co = asm(["BUILD_LIST 0; STORE_FAST acc; LOAD_FAST it; GET_AITER",
+              "loop:", "COPY 1; GET_ANEXT; LOAD_CONST None; YIELD_FROM; STORE_FAST x",
+              "LOAD_FAST acc; LOAD_FAST x; LIST_APPEND 1; POP_TOP; JUMP loop",
+              "loop_end:", "END_ASYNC_FOR",
+              "LOAD_FAST cm; COPY 1; AEXIT_OF; SWAP 2; AENTER; GET_AWAITABLE 1; LOAD_CONST None; YIELD_FROM",
+              "POP_TOP; LOAD_CONST None; COPY 1; COPY 1; CALL 3",
+              "GET_AWAITABLE 2; LOAD_CONST None; YIELD_FROM",
+              "POP_TOP; LOAD_FAST f; LOAD_FAST acc; SPAWN 1; AWAIT; RETURN_VALUE"],
+             name="co", params=("it", "cm", "f"), flags=frozenset({"coroutine"}),
+             handlers=(("loop", "loop_end", "loop_end", 1, False),))
+    manager = AsyncManager()
+
+    def ran(result: Any) -> None:
+        assert result == [4, 2, 0] and manager.log == ["aenter", ("aexit", (None, None, None))]
+
+    return [(main, ([1, 2],), ["first", 1, 2]), (co, (Countdown(3), manager, doubled), ran),
+            (main, (5,), Raises(TypeError, "'int' object is not iterable"))]
+
+
 # -- frames and limits ---------------------------------------------------------------------------------------
 
 def _recursion() -> Code:

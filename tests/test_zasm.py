@@ -109,6 +109,8 @@ def zbc_codes(draw: st.DrawFn, depth: int = 0, host: bool = True) -> Code:
              ZArg.CELL: len(cells)}
     sizes = {k: v for k, v in sizes.items() if v}
     instrs, depths = _body(draw, sizes)
+    if any(ZBC_OPS[ins.op].suspends for ins in instrs) and not flags & {GENERATOR, "coroutine"}:
+        flags.add(GENERATOR)  # only generators and coroutines may suspend
     handlers = _handlers(draw, depths, instrs)
     line_mode = draw(st.sampled_from(["none", "same", "random"]))
     for ins in instrs:

@@ -16,6 +16,7 @@ that decision is cached.
 
 from __future__ import annotations
 
+import os
 import types
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,9 @@ from zir.bytecode.code import HOST, Code
 from zir.errors import FrontendError, VMError
 
 __all__ = ["Compiler", "Program", "missing_optimizer_parts"]
+
+#: Source files under this folder are the VM itself: callees from there always run on the host.
+_VM_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 @attrs.define(slots=True, eq=False)
@@ -46,6 +50,9 @@ class Program:
     instrs: list[tuple[int, Any]]
     handler_at: list[tuple[int, int, bool] | None]
     padding: tuple[Any, ...] = ()
+    #: For a generator or coroutine, the class whose object a call makes instead of running the
+    #: frame (`vm.generators.kind_of`); None for plain functions.
+    suspends: Any = None
 
 
 #: What a VM mode supplies: verified ZBC in, its decoded `Program` out.
@@ -108,6 +115,11 @@ class Compiler:
         entry = self.programs.get(id(pycode))
         if entry is not None and entry[0] is pycode:
             return entry[1]
+        if pycode.co_filename.startswith(_VM_DIR):
+            # The VM's own machinery (a VM generator's `send`, a task's `result`) is the host's:
+            # run inside the VM it would re-enter the VM for no gain.
+            self.programs[id(pycode)] = (pycode, None)
+            return None
         try:
             code = self.translate(pycode)
         except FrontendError:

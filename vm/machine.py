@@ -24,9 +24,11 @@ import attrs
 
 from vm.compiler import Compiler, Program
 from vm.frame import Frame
+from vm.generators import VMCoroutine
 from vm.profiler import Profiler
 from vm.runtime import Runtime, VMFunction, builtins_of
 from vm.stack_interp import decode, execute
+from vm.tasks import task_stats
 from zir.bytecode.code import Code
 from zir.errors import VMError
 
@@ -117,8 +119,29 @@ class VM:
         `zir.VMError`. `globals` (keyword-only, so a target cannot receive a keyword argument of
         that name through `run`) is the globals dict for a `Code` target; by default each run of a
         Code gets a fresh dict holding only `__builtins__`. A Python function always runs in its
-        own `__globals__`."""
-        return self._runtime.run(self._entry_frame(target, args, kwargs, globals))
+        own `__globals__`.
+
+        A generator function's run returns its VM generator (vm/generators.py), as calling it
+        would; an `async def` runs to completion on an event loop of its own (`asyncio.run`), so
+        `run` gives its result. Inside a running event loop, use `await machine.run_async(...)`."""
+        frame = self._entry_frame(target, args, kwargs, globals)
+        value = self._runtime.run(frame)
+        if frame.prog.suspends is VMCoroutine:
+            import asyncio
+
+            return asyncio.run(value)
+        return value
+
+    async def run_async(self, target: Any, /, *args: Any, globals: dict[str, Any] | None = None,
+                        **kwargs: Any) -> Any:
+        """`await target(*args, **kwargs)` run in the VM, inside the running event loop: the VM
+        coroutine is awaited by the caller's task; host awaitables it awaits (asyncio.sleep,
+        futures, I/O) suspend it there. A target that is not a coroutine function just runs."""
+        frame = self._entry_frame(target, args, kwargs, globals)
+        value = self._runtime.run(frame)
+        if frame.prog.suspends is VMCoroutine:
+            return await value
+        return value
 
     def compile(self, target: Any, /, *, globals: dict[str, Any] | None = None) -> Compiled:
         """Compile `target` (as `run` accepts it) without running it; the work is cached per code
@@ -139,8 +162,10 @@ class VM:
         """Counters since the machine was made: executed instructions, VM calls (frames made),
         deepest VM call depth, code objects compiled, callees run on the host because the front
         end refused them; in register mode the frame pools (`pools`: hits, misses, reuse rate,
-        peak free-list size, per code object). Register mode counts executed instructions only when
-        something needs them (`max_steps` or a profile; else `instructions` is None)."""
+        peak free-list size, per code object); VM tasks (`tasks`: spawned, AWAIT fast-path hits,
+        tasks finished inside SPAWN, suspensions, cancellations, task-object pool reuse). Register
+        mode counts executed instructions only when something needs them (`max_steps` or a
+        profile; else `instructions` is None)."""
         rt = self._runtime
         extra: dict[str, Any] = {}
         if self.mode == "register":
@@ -162,6 +187,7 @@ class VM:
             "peak_depth": rt.peak_depth,
             "compiled": self._compiler.compiled,
             "host_fallbacks": self._compiler.host_fallbacks,
+            "tasks": task_stats(rt),
             **extra,
         }
 

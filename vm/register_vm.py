@@ -27,13 +27,15 @@ from __future__ import annotations
 
 import types
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from vm.binding import ParamSpec, bind
 from vm.codegen import RETURN, Generated, Variant, build, generate_checked, namespace
+from vm.codegen.suspend import SUSPEND  # also registers the suspending rows' source forms
 from vm.compiler import Compiler, Program
+from vm.generators import kind_of
 from vm.pools import FramePool
 from vm.runtime import FRAME_BUILTINS, Runtime, VMFault, VMFunction, VMLimitError
 from vm.semantics import call_while_handling, set_context
@@ -222,7 +224,7 @@ class RegisterBackend:
         spec = attrs.evolve(spec, nlocals=code.nparams)
         prog = RegProgram(code=code, spec=spec, ncellvars=len(code.cellvars), instrs=[], handler_at=[],
                           rc=rc, ir=f, generated=gen, filename=filename, simple=spec.simple,
-                          argcount=spec.argcount, leaf=gen.leaf)
+                          argcount=spec.argcount, leaf=gen.leaf, suspends=kind_of(code))
         prog.profile = rt.profiler.program(prog) if rt.profiler is not None else None
         instruments = rt.instruments(prog)
         prog.genfn = build(gen, pycode, filename, rt.names, instruments)
@@ -253,6 +255,8 @@ class RegisterRuntime(Runtime):
         self.profiler = profiler
         self.raised: BaseException | None = None
         self.raised_ctx: BaseException | None = None
+        #: (value sent in, exception thrown in) for the next run of a suspended frame (`resume`).
+        self.resuming: tuple[Any, BaseException | None] | None = None
         self.host_exc: BaseException | None = None
         #: The frame stacks of the trampolines running now (nested runs included), for the depth.
         self.stacks: list[list[RFrame]] = []
@@ -309,9 +313,38 @@ class RegisterRuntime(Runtime):
         env = func if func is not None else CodeEnv(globals, builtins, qualname)
         return self.activation(prog, env, bound)
 
+    def frame_for_call(self, f: Any, args: Sequence[Any], kwargs: dict[str, Any] | None) -> Any:
+        """The frame for calling `f(*args, **kwargs)` in the VM (arguments bound, not started), or
+        None when `f` runs on the host: what the trampoline does for a call, for SPAWN."""
+        if type(f) is MethodType and type(f.__func__) in (FunctionType, VMFunction):
+            args = (f.__self__, *args)
+            f = f.__func__
+        prog: Any
+        if type(f) is FunctionType:
+            code = f.__code__
+            known = self.programs.get(id(code))
+            prog = known[1] if known is not None and known[0] is code else self._compile_callee(f)
+        elif type(f) is VMFunction:
+            prog = self.program_of(f)
+        else:
+            return None
+        if prog is None:
+            return None
+        if kwargs is not None or not prog.simple or len(args) != prog.argcount:
+            args = bind(prog.spec, f.__qualname__, args, kwargs, f.__defaults__, f.__kwdefaults__)
+        return self.activation(prog, f, args)
+
+    def resume(self, frame: RFrame, value: Any, exc: BaseException | None, started: bool,
+               host_exc: BaseException | None) -> Any:
+        """Run a generator's or coroutine's frame on (vm/generators.py): from its start, or, when
+        `started`, with `value` sent into (or `exc` thrown into) the `yield` it stopped at."""
+        if started:
+            self.resuming = (value, exc)
+        return execute(self, frame, host_exc)
+
     def frame_for_vmfunction(self, f: VMFunction, args: Sequence[Any], kwargs: dict[str, Any] | None) -> Any:
         prog = self.program_of(f)
-        builtins: dict[str, Any] = f.__builtins__  # type: ignore[attr-defined]
+        builtins: dict[str, Any] = cast(Any, f).__builtins__
         return self.new_frame(prog, f.__qualname__, args, kwargs, f.__defaults__, f.__kwdefaults__,
                               f.__closure__, f.__globals__, builtins, f)
 
@@ -386,6 +419,9 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
     send = frame.send
     value: Any = entry.args if pooled else None
     exc: BaseException | None = None
+    if rt.resuming is not None:  # a suspended generator or coroutine frame goes on
+        value, exc = rt.resuming
+        rt.resuming = None
     peak = 0
     try:
         if frame.prog.leaf:
@@ -450,6 +486,11 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
             elif tf is _VMFunction:
                 prog = rt.program_of(f)
             if prog is None:
+                if f is SUSPEND:  # the frame suspends: it is the entry of this run (vm/generators.py)
+                    if frames:
+                        raise VMFault(f"{frame.where()}: a frame that is not the run's entry suspended")
+                    rt.yielded = True
+                    return args
                 try:
                     value = rt.host_call(f, args, kw)
                 except BaseException as e:  # noqa: BLE001 -- the caller's exception, thrown into it
@@ -468,9 +509,12 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
             n = len(frames)
             if n >= limit:
                 raise rt.depth_error(frame, prog.name)
-            if n > peak:
-                peak = n
+            if n >= peak:
+                peak = n + 1
             callee = rt.activation(prog, f, args)
+            if prog.suspends is not None:  # a generator or coroutine: make its object, run nothing
+                value = prog.suspends(rt, callee)
+                continue
             if prog.leaf:
                 try:
                     value = prog.genfn(callee, *args)

@@ -110,6 +110,11 @@ class Runtime:
         self.peak_depth = 0
         self.steps = 0  #: instructions executed by finished (or switched-out) loop runs
         self.frames = 0  #: VM frames made
+        #: Set by a suspending instruction as the loop returns what the frame yielded (read and
+        #: cleared by the generator or coroutine that resumed it, vm/generators.py).
+        self.yielded = False
+        #: The VM task scheduler (vm/tasks.py), made when the first task is spawned.
+        self.scheduler: Any = None
 
     # -- entering VM code ------------------------------------------------------------------------
 
@@ -117,7 +122,10 @@ class Runtime:
         """Run `frame` to completion from the host (VM.run, or host code calling a VM function).
 
         The exception being handled starts as the host's own (`sys.exc_info()`) when there is one,
-        so an exception raised in VM code chains to it as it would in CPython."""
+        so an exception raised in VM code chains to it as it would in CPython. Calling a generator
+        or coroutine makes its object (vm/generators.py) instead of running the frame."""
+        if frame.prog.suspends is not None:
+            return frame.prog.suspends(self, frame)
         saved = self.handled
         host_exc = sys.exc_info()[1]
         if host_exc is not None:

@@ -29,6 +29,7 @@ from typing import Any
 from vm.binding import ParamSpec
 from vm.compiler import Program
 from vm.frame import Frame
+from vm.generators import CONTINUE, kind_of, step_await, step_yield, step_yield_from
 from vm.runtime import FRAME_BUILTINS, Runtime, VMFault, VMFunction
 from vm.semantics import (
     MISSING,
@@ -39,6 +40,7 @@ from vm.semantics import (
     set_context,
 )
 from vm.stack_ops import SLOW_HANDLERS, name_error, unbound_deref, unbound_local
+from vm.tasks import spawn_handler
 from zir.bytecode.code import Code
 from zir.errors import VMError
 from zir.ir import UNBOUND
@@ -53,13 +55,13 @@ KIND_NAMES = (
     "POP_JUMP_IF_FALSE", "POP_TOP", "CALL", "RETURN", "POP_JUMP_IF_TRUE", "FOR_ITER", "JUMP",
     "NARY", "UNARY", "LOAD_DEREF", "STORE_DEREF", "CALL_KW", "CALL_EX", "COPY", "SWAP",
     "JUMP_IF_FALSE_OR_POP", "JUMP_IF_TRUE_OR_POP", "POP_JUMP_IF_IS", "POP_JUMP_IF_IS_NOT",
-    "RAISE", "RERAISE", "SLOW",
+    "RAISE", "RERAISE", "SLOW", "YIELD",
 )
 (K_LOAD_FAST, K_LOAD_PARAM, K_LOAD_CONST, K_STORE_FAST, K_BINARY, K_LOAD_GLOBAL, K_ATTR,
  K_POP_JUMP_IF_FALSE, K_POP_TOP, K_CALL, K_RETURN, K_POP_JUMP_IF_TRUE, K_FOR_ITER, K_JUMP,
  K_NARY, K_UNARY, K_LOAD_DEREF, K_STORE_DEREF, K_CALL_KW, K_CALL_EX, K_COPY, K_SWAP,
  K_JUMP_IF_FALSE_OR_POP, K_JUMP_IF_TRUE_OR_POP, K_POP_JUMP_IF_IS, K_POP_JUMP_IF_IS_NOT,
- K_RAISE, K_RERAISE, K_SLOW) = range(len(KIND_NAMES))
+ K_RAISE, K_RERAISE, K_SLOW, K_YIELD) = range(len(KIND_NAMES))
 
 FunctionType = types.FunctionType
 MethodType = types.MethodType
@@ -89,6 +91,10 @@ def _decode_special(op: str, arg: Any, code: Code, params: frozenset[int]) -> De
         return (K_LOAD_GLOBAL, code.names[arg])
     if op == "ITER_NEXT":
         return (K_UNARY, _iter_next)
+    if op in _SUSPENDING:
+        return (K_YIELD, _SUSPENDING[op])
+    if op == "SPAWN":
+        return (K_SLOW, (spawn_handler, arg))
     if op in _IS_JUMPS:
         kind, marker = _IS_JUMPS[op]
         return (kind, (arg, marker))
@@ -113,6 +119,9 @@ _SIMPLE_KINDS = {
     "RAISE_VARARGS": K_RAISE, "RERAISE": K_RERAISE,
 }
 
+
+#: The suspending operations (vm/generators.py): their step functions.
+_SUSPENDING = {"YIELD_VALUE": step_yield, "YIELD_FROM": step_yield_from, "AWAIT": step_await}
 
 #: Jumps on identity with a marker: kind and marker.
 _IS_JUMPS = {
@@ -166,6 +175,7 @@ def decode(code: Code) -> Program:
         deleted.update(ins.arg for ins in code.instrs if ins.op == "STORE_FAST")
     params = frozenset(i for i in range(nparams) if i not in deleted)
     instrs: list[Decoded] = []
+    suspends = kind_of(code)
     for index, ins in enumerate(code.instrs):
         row = ZBC_OPS.get(ins.op)
         decoded = None
@@ -183,7 +193,7 @@ def decode(code: Code) -> Program:
             handler_at[i] = (h.target, h.depth, h.lasti)
     spec = ParamSpec.from_code(code)
     return Program(code=code, spec=spec, ncellvars=len(code.cellvars), instrs=instrs, handler_at=handler_at,
-                   padding=(UNBOUND,) * (spec.nlocals - spec.argcount))
+                   padding=(UNBOUND,) * (spec.nlocals - spec.argcount), suspends=suspends)
 
 
 # -- the loop ------------------------------------------------------------------------------------------------
@@ -200,8 +210,8 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
     COPY, SWAP, SLOW = K_COPY, K_SWAP, K_SLOW
     JUMP_IF_FALSE_OR_POP, JUMP_IF_TRUE_OR_POP = K_JUMP_IF_FALSE_OR_POP, K_JUMP_IF_TRUE_OR_POP
     POP_JUMP_IF_IS, POP_JUMP_IF_IS_NOT = K_POP_JUMP_IF_IS, K_POP_JUMP_IF_IS_NOT
-    RAISE = K_RAISE
-    _UNBOUND, _MISSING = UNBOUND, MISSING
+    RAISE, YIELD = K_RAISE, K_YIELD
+    _UNBOUND, _MISSING, _CONTINUE = UNBOUND, MISSING, CONTINUE
     _FunctionType, _MethodType = FunctionType, MethodType
     _VMFunction, _Builtin = VMFunction, BuiltinFunctionType
     frame_for_call = rt.frame_for_call
@@ -283,6 +293,9 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                         if tf is _FunctionType or tf is _MethodType or tf is _VMFunction:
                             callee = frame_for_call(f, args, kw)
                             if callee is not None:
+                                if callee.prog.suspends is not None:  # a generator or coroutine
+                                    push(callee.prog.suspends(rt, callee))
+                                    continue
                                 frame.pc = pc
                                 if rt.depth >= max_depth:
                                     raise rt.depth_limit_error(frame, callee)
@@ -401,6 +414,14 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                         raised = exc
                         raised_ctx = exc.__context__
                         raise exc
+                    elif op == YIELD:
+                        v = arg(stack)
+                        if v is not _CONTINUE:
+                            # Suspend: only a generator's own frame yields, and it is always the
+                            # entry of the run that resumed it (vm/generators.py).
+                            frame.pc = pc - 1
+                            rt.yielded = True
+                            return v
                     else:  # RERAISE: the exception on the stack, unchanged
                         # Only the exception is popped, as in 3.11: an enclosing handler keeps
                         # `depth` items, which include the lasti item below it (`with` cleanup).

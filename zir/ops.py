@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import operator
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -97,6 +98,9 @@ class OpDef:
     #: LIST_APPEND reaching its list); None means `pops(arg)`. The ZBC verifier checks it.
     reach: Callable[[int], int] | None = None
     generic: bool = True
+    #: The operation can suspend its frame (generators, coroutines): only code flagged "generator"
+    #: or "coroutine" may hold it.
+    suspends: bool = False
     symbol: str | None = None  #: Python operator spelling, for docs and messages
     doc: str = ""
 
@@ -181,6 +185,103 @@ def store_attr(value: Any, owner: Any, name: str) -> None:
 
 def list_to_tuple(lst: list[Any]) -> tuple[Any, ...]:
     return tuple(lst)
+
+
+# Generators and coroutines (CPython 3.11 `Python/ceval.c`, `Objects/genobject.c`). A VM generator or
+# coroutine object (vm/generators.py) marks its class with `_zir_suspendable`: it is awaited as itself,
+# as CPython awaits a native coroutine, and `yield from` drives it through `send`.
+
+
+def _is_native_coroutine(obj: Any) -> bool:
+    """A coroutine CPython's GET_AWAITABLE takes as its own iterator (a native or VM coroutine, or a
+    generator made a coroutine by `types.coroutine`)."""
+    t = type(obj)
+    if t is types.CoroutineType or getattr(t, "_zir_coroutine", False):
+        return True
+    return t is types.GeneratorType and bool(obj.gi_code.co_flags & 0x100)  # CO_ITERABLE_COROUTINE
+
+
+def get_awaitable(obj: Any, flags: int = 0) -> Any:
+    """GET_AWAITABLE: the iterator `await obj` drives (`_PyCoro_GetAwaitableIter`); `flags` 1/2 say
+    the object came from `__aenter__`/`__aexit__`, for the error message."""
+    if _is_native_coroutine(obj):
+        return obj
+    method = getattr(type(obj), "__await__", None)
+    if method is None:
+        if flags == 1:
+            raise TypeError("'async with' received an object from __aenter__ that does not implement "
+                            f"__await__: {type(obj).__name__}")
+        if flags == 2:
+            raise TypeError("'async with' received an object from __aexit__ that does not implement "
+                            f"__await__: {type(obj).__name__}")
+        raise TypeError(f"object {type(obj).__name__} can't be used in 'await' expression")
+    it = method(obj)
+    if _is_native_coroutine(it):
+        raise TypeError("__await__() returned a coroutine")
+    if not hasattr(type(it), "__next__"):
+        raise TypeError(f"__await__() returned non-iterator of type '{type(it).__name__}'")
+    return it
+
+
+def get_yield_from_iter(obj: Any) -> Any:
+    """GET_YIELD_FROM_ITER in a (non-coroutine) generator: a generator as itself, a coroutine is
+    refused, anything else `iter(obj)`."""
+    t = type(obj)
+    if t is types.CoroutineType or getattr(t, "_zir_coroutine", False):
+        raise TypeError("cannot 'yield from' a coroutine object in a non-coroutine generator")
+    if t is types.GeneratorType or getattr(t, "_zir_suspendable", False):
+        return obj
+    return iter(obj)
+
+
+def get_aiter(obj: Any) -> Any:
+    """GET_AITER: `type(obj).__aiter__(obj)`, which must have `__anext__`."""
+    method = getattr(type(obj), "__aiter__", None)
+    if method is None:
+        raise TypeError(f"'async for' requires an object with __aiter__ method, got {type(obj).__name__}")
+    it = method(obj)
+    if getattr(type(it), "__anext__", None) is None:
+        raise TypeError("'async for' received an object from __aiter__ that does not implement "
+                        f"__anext__: {type(it).__name__}")
+    return it
+
+
+def get_anext(aiter: Any) -> Any:
+    """GET_ANEXT: the awaitable of `aiter.__anext__()`."""
+    method = getattr(type(aiter), "__anext__", None)
+    if method is None:
+        raise TypeError(f"'async for' requires an iterator with __anext__ method, got {type(aiter).__name__}")
+    awaitable = method(aiter)
+    try:
+        return get_awaitable(awaitable)
+    except TypeError:
+        raise TypeError("'async for' received an invalid object from __anext__: "
+                        f"{type(awaitable).__name__}") from None
+
+
+def end_async_for(aiter: Any, exc: BaseException) -> None:
+    """END_ASYNC_FOR: the loop ends on StopAsyncIteration; any other exception goes on."""
+    if not isinstance(exc, StopAsyncIteration):
+        raise exc
+
+
+def aexit_of(mgr: Any) -> Any:
+    """The bound `__aexit__` of an async context manager (first half of BEFORE_ASYNC_WITH, which
+    looks `__aenter__` up first and names whichever is missing)."""
+    t = type(mgr)
+    if getattr(t, "__aenter__", None) is None:
+        raise TypeError(f"'{t.__name__}' object does not support the asynchronous context manager protocol")
+    exit_ = getattr(t, "__aexit__", None)
+    if exit_ is None:
+        raise TypeError(f"'{t.__name__}' object does not support the asynchronous context manager protocol "
+                        "(missed __aexit__ method)")
+    return exit_.__get__(mgr, t)
+
+
+def aenter(mgr: Any) -> Any:
+    """`mgr.__aenter__()`, looked up on the type (second half of BEFORE_ASYNC_WITH)."""
+    t = type(mgr)
+    return t.__aenter__.__get__(mgr, t)()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -385,6 +486,40 @@ _row("before_with", 1, True, effects=DUNDER | R | W, zbc="BEFORE_WITH", pops=_fi
      generic=False, doc="enter a context manager; IR result: tuple (bound __exit__, __enter__() result)")
 _row("with_exit", 2, True, effects=DUNDER | R | W, zbc="WITH_EXCEPT_START", pops=_fixed(4), pushes=_fixed(5),
      generic=False, doc="call `__exit__(type(e), e, tb)` for an exception leaving a `with` block")
+
+# Generators, coroutines, tasks. A suspending row's ZBC instruction, when resumed, runs again at the
+# same index: the VM pushes the resumption (sent value or thrown exception) and the instruction
+# consumes it (vm/generators.py). Generator-ness is the function's flag, not an instruction.
+_SUSPENDS = DUNDER | R | W
+_row("yield", 1, True, effects=_SUSPENDS, suspends=True, zbc="YIELD_VALUE", pops=_fixed(1), pushes=_fixed(1),
+     doc="suspend the generator, yielding the operand; the result is the value sent in (a thrown "
+         "exception raises here)")
+_row("yield_from", 2, True, effects=_SUSPENDS, suspends=True, zbc="YIELD_FROM", pops=_fixed(2),
+     pushes=_fixed(1),
+     doc="`yield from` / `await`: drive the iterator (operands: iterator, first value to send), "
+         "suspending for each item it yields; the result is its return value (3.11's SEND loop)")
+_row("get_yield_from_iter", 1, True, effects=DUNDER, impl=get_yield_from_iter, zbc="GET_YIELD_FROM_ITER",
+     pops=_fixed(1), pushes=_fixed(1), doc="the iterator `yield from x` drives")
+_row("get_awaitable", 1, True, effects=DUNDER, impl=get_awaitable, attrs=("flags",), zbc="GET_AWAITABLE",
+     zarg=ZArg.IMM, pops=_fixed(1), pushes=_fixed(1), zmax=2,
+     doc="the iterator `await x` drives (`flags` 1/2: from `__aenter__`/`__aexit__`, for messages)")
+_row("get_aiter", 1, True, effects=DUNDER, impl=get_aiter, zbc="GET_AITER", pops=_fixed(1),
+     pushes=_fixed(1), doc="`type(x).__aiter__(x)` for `async for`")
+_row("get_anext", 1, True, effects=DUNDER, impl=get_anext, zbc="GET_ANEXT", pops=_fixed(1),
+     pushes=_fixed(1), doc="the awaitable of `aiter.__anext__()` (ZBC pops the iterator: the front end "
+                           "copies it first)")
+_row("end_async_for", 2, False, effects=X, impl=end_async_for, zbc="END_ASYNC_FOR", pops=_fixed(2),
+     doc="end of `async for`: operands (async iterator, exception); re-raise unless StopAsyncIteration")
+_row("aexit_of", 1, True, effects=DUNDER | R, impl=aexit_of, zbc="AEXIT_OF", pops=_fixed(1),
+     pushes=_fixed(1), doc="the bound `__aexit__` of an async context manager (BEFORE_ASYNC_WITH's checks)")
+_row("aenter", 1, True, effects=DUNDER | R | W, impl=aenter, zbc="AENTER", pops=_fixed(1), pushes=_fixed(1),
+     doc="`mgr.__aenter__()` (an awaitable)")
+_row("spawn", VARIADIC, True, effects=DUNDER | R | W, zbc="SPAWN", zarg=ZArg.COUNT, pops=_plus(1),
+     pushes=_fixed(1), doc="start `f(*operands[1:])` (a coroutine) as a VM task and give its future; the "
+                           "task runs at once until it first suspends")
+_row("await", 1, True, effects=_SUSPENDS, suspends=True, zbc="AWAIT", pops=_fixed(1), pushes=_fixed(1),
+     doc="the result of a future from `spawn` (or any awaitable): no suspension when it is already "
+         "resolved, else suspend until it is")
 
 # Terminators.
 _row("br", 0, False, effects=C, terminator=True, targets=1, zbc="JUMP", zarg=ZArg.JUMP, generic=False,

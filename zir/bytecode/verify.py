@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from zir.bytecode.code import FLAG_NAMES, HOST, LITERAL_TYPES, Code, Handler, ZInstr
+from zir.bytecode.code import COROUTINE, FLAG_NAMES, GENERATOR, HOST, LITERAL_TYPES, Code, Handler, ZInstr
 from zir.errors import VerifyError
 from zir.ops import ZBC_OPS, OpDef, ZArg, suggest
 
@@ -233,6 +233,10 @@ _TABLE = {ZArg.CONST: "consts", ZArg.NAME: "names", ZArg.LOCAL: "varnames",
           ZArg.CELL: "cellvars + freevars", ZArg.JUMP: "the instructions"}
 
 
+#: A frame may suspend only in code with one of these flags.
+_SUSPENDING_FLAGS = frozenset({GENERATOR, COROUTINE})
+
+
 def _check_instrs(c: Code) -> None:
     """Every op known, every argument present or absent and in range, as its row's zarg says."""
     if not c.instrs:
@@ -246,6 +250,9 @@ def _check_instrs(c: Code) -> None:
         if row is None:
             raise VerifyError(f"{c.where(i)}: unknown opcode {ins.op!r}"
                               f"{suggest(str(ins.op), list(ZBC_OPS))}")
+        if row.suspends and not c.flags & _SUSPENDING_FLAGS:
+            raise VerifyError(f"{c.where(i)}: {ins.op} suspends the frame, but '{c.name}' is neither a "
+                              "generator nor a coroutine (give the code the 'generator' or 'coroutine' flag)")
         if row.zarg is ZArg.NONE:
             if ins.arg is not None:
                 raise VerifyError(f"{c.where(i)}: {ins.op} takes no argument, got {ins.arg!r}")

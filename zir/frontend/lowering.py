@@ -44,6 +44,10 @@ class Lowered:
     branch: State | None = None  #: shape on the jump path, for jumps
 
 
+#: What may come before a generator's RETURN_GENERATOR (cells are made before the generator is).
+_PROLOGUE = frozenset({"COPY_FREE_VARS", "MAKE_CELL", "NOP", "EXTENDED_ARG", "CACHE"})
+
+
 def _zbc(ir_name: str) -> str:
     mnemonic = OPS[ir_name].zbc
     if mnemonic is None:
@@ -141,7 +145,7 @@ class Lowerer:
 
     def _lower(self, ins: PyInstr, state: State) -> Lowered:
         name = ins.opname
-        if name in v.DROPPED:
+        if name in v.DROPPED or self._after_return_generator(ins) or self._in_send_loop(ins):
             return Lowered((), state)
         if name in v.PASSTHROUGH:
             return self._emit(ins, state, (name, self._arg(ins, ZBC_OPS[name].zarg)))
@@ -159,6 +163,10 @@ class Lowerer:
     def _check(self, ins: PyInstr, state: State, low: Lowered) -> None:
         if ins.opname == "PRECALL":
             return  # its 3.11 effect (-n) is accounted to the CALL that follows
+        if ins.opname == "RETURN_GENERATOR" or self._after_return_generator(ins):
+            return  # both vanish: the Code's flag makes the generator (see _lower_return_generator)
+        if ins.opname == "SEND" or self._in_send_loop(ins):
+            return  # the loop is one YIELD_FROM: checked against SEND's exit path in _lower_send
         arg = ins.arg if ins.opcode >= dis.HAVE_ARGUMENT else None
         expected = dis.stack_effect(ins.opcode, arg, jump=False)
         if ins.opname == "CALL":
@@ -215,6 +223,59 @@ class Lowerer:
         while i < len(self.instrs) and self.instrs[i].opname == "EXTENDED_ARG":
             i += 1
         return self.instrs[i] if i < len(self.instrs) else None
+
+    # -- generators and coroutines ----------------------------------------------------------------
+
+    def _after_return_generator(self, ins: PyInstr) -> bool:
+        prev = self._prev(ins.index)
+        return ins.opname == "POP_TOP" and prev is not None and prev.opname == "RETURN_GENERATOR"
+
+    def _lower_return_generator(self, ins: PyInstr, state: State) -> Lowered:
+        # 3.11 opens a generator or coroutine body with RETURN_GENERATOR; POP_TOP (dropping the
+        # first value sent in). In ZBC the Code's "generator"/"coroutine" flag says that calling it
+        # makes the suspended frame, so both go; the POP_TOP is recognised in `lower`.
+        nxt = self._next(ins.index)
+        before = {i.opname for i in self.instrs[:ins.index]}
+        if not before <= _PROLOGUE or nxt is None or nxt.opname != "POP_TOP":
+            raise self.error(ins, "RETURN_GENERATOR that does not open the body with POP_TOP")
+        return Lowered((), state)
+
+    def _in_send_loop(self, ins: PyInstr) -> bool:
+        """Is `ins` the YIELD_VALUE or the JUMP_BACKWARD_NO_INTERRUPT of a SEND loop?"""
+        if ins.opname == "YIELD_VALUE":
+            prev = self._prev(ins.index)
+            return prev is not None and prev.opname == "SEND"
+        if ins.opname == "JUMP_BACKWARD_NO_INTERRUPT":
+            return ins.target is not None and self.instrs[ins.target].opname == "SEND"
+        return False
+
+    def _lower_send(self, ins: PyInstr, state: State) -> Lowered:
+        # 3.11's delegation loop `SEND end; YIELD_VALUE; RESUME; JUMP_BACKWARD_NO_INTERRUPT` (and
+        # `end` right after it) is one YIELD_FROM, which suspends as often as the iterator yields;
+        # the loop's other instructions vanish (`_in_send_loop`) and control falls through to `end`.
+        loop: list[PyInstr | None] = [self._next(ins.index)]
+        for _ in range(3):
+            last = loop[-1]
+            loop.append(self._next(last.index) if last is not None else None)
+        names = [i.opname if i is not None else None for i in loop[:3]]
+        jump, end = loop[2], loop[3]
+        if (names != ["YIELD_VALUE", "RESUME", "JUMP_BACKWARD_NO_INTERRUPT"] or jump is None
+                or jump.target != ins.index or end is None or end.index != ins.target):
+            raise self.error(ins, "SEND outside 3.11's loop SEND/YIELD_VALUE/RESUME/"
+                                  "JUMP_BACKWARD_NO_INTERRUPT")
+        low = self._emit(ins, state, ("YIELD_FROM", None))
+        expected = dis.stack_effect(ins.opcode, ins.arg, jump=True)
+        if low.fall is None or len(low.fall) - len(state) != expected:
+            raise self.error(ins, "YIELD_FROM does not match SEND's exit stack effect")
+        return low
+
+    def _lower_get_anext(self, ins: PyInstr, state: State) -> Lowered:
+        # [aiter] -> [aiter, awaitable]: ZBC's GET_ANEXT pops the iterator, so copy it first
+        return self._emit(ins, state, ("COPY", 1), ("GET_ANEXT", None))
+
+    def _lower_before_async_with(self, ins: PyInstr, state: State) -> Lowered:
+        # [mgr] -> [bound __aexit__, mgr.__aenter__()], with BEFORE_ASYNC_WITH's checks in AEXIT_OF
+        return self._emit(ins, state, ("COPY", 1), ("AEXIT_OF", None), ("SWAP", 2), ("AENTER", None))
 
     def _lower_kw_names(self, ins: PyInstr, state: State) -> Lowered:
         precall = self._next(ins.index)

@@ -1,15 +1,17 @@
 """From a CPython 3.11 code object to a ZBC `Code`: the steps in order.
 
-1. Refuse what the front end does not translate (generator/coroutine bodies, class and module
-   bodies, refused or unknown opcodes), naming the construct, function, file and line.
+1. Refuse what the front end does not translate (async generator and `types.coroutine` bodies,
+   class and module bodies, refused or unknown opcodes), naming the construct, function, file and
+   line. Generator and coroutine bodies translate; their Code carries the "generator" or
+   "coroutine" flag instead of RETURN_GENERATOR.
 2. Decode the instructions (`decode`) and the exception table (`exctable`).
 3. Simulate the stack shape and lower each reachable instruction (`stacksim`, `lowering`).
 4. Lay the ZBC out in CPython's order, dropping unreachable code, and map jump targets and handler
    ranges from CPython instruction indices to ZBC indices.
 5. Translate nested code objects among the constants eagerly (lambdas, comprehensions, inner
-   functions), keeping their `pycode`. A nested body that cannot run in the VM (a class body, a
-   generator, anything refused) becomes a `host` Code: the VM builds a real function from its
-   `pycode` and that function runs on the host, which is exact.
+   functions, generator expressions), keeping their `pycode`. A nested body that cannot run in the
+   VM (a class body, an async generator, anything refused) becomes a `host` Code: the VM builds a
+   real function from its `pycode` and that function runs on the host, which is exact.
 """
 
 from __future__ import annotations
@@ -81,6 +83,9 @@ def _signature(pycode: types.CodeType) -> Code:
         flags.add(VARKEYWORDS)
     if pycode.co_flags & v.CO_NESTED:
         flags.add(NESTED)
+    for bit, name in v.SUSPENDING_CODE_KINDS:
+        if pycode.co_flags & bit:
+            flags.add(name)
     return Code(
         name=pycode.co_name, varnames=list(pycode.co_varnames), cellvars=list(pycode.co_cellvars),
         freevars=list(pycode.co_freevars), argcount=pycode.co_argcount,
@@ -97,8 +102,6 @@ def _refuse_unsupported(pycode: types.CodeType, instrs: list[PyInstr]) -> None:
                              "class and module bodies are not supported (only function bodies)")
     for flag, construct, markers in v.REFUSED_CODE_KINDS:
         if pycode.co_flags & flag:
-            if pycode.co_name == v.GENEXPR_NAME and flag == v.CO_GENERATOR:
-                construct = v.GENEXPR_CONSTRUCT
             for marker in markers:
                 hits = [ins for ins in instrs if ins.opname == marker]
                 if hits:

@@ -42,20 +42,18 @@ CO_ASYNC_GENERATOR = 0x0200
 
 #: Code kinds the front end refuses, by flag: (flag, construct, opcodes that show where it happens).
 #: The first opcode found in the body gives the line of the error; RETURN_GENERATOR (at the `def`
-#: line) is the fallback every such body has.
+#: line) is the fallback every such body has. Generators (CO_GENERATOR) and coroutines
+#: (CO_COROUTINE) are translated; these are not.
 REFUSED_CODE_KINDS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
-    (CO_ASYNC_GENERATOR, "async generators are not supported yet (issue 7)",
+    (CO_ASYNC_GENERATOR, "async generators are not supported",
      ("YIELD_VALUE", "ASYNC_GEN_WRAP", "RETURN_GENERATOR")),
-    (CO_COROUTINE, "async functions (coroutines) are not supported yet (issue 7)",
-     ("GET_AWAITABLE", "BEFORE_ASYNC_WITH", "GET_AITER", "RETURN_GENERATOR")),
-    (CO_ITERABLE_COROUTINE, "generator-based coroutines are not supported yet (issue 7)",
+    (CO_ITERABLE_COROUTINE, "generator-based coroutines (types.coroutine) are not supported",
      ("YIELD_VALUE", "RETURN_GENERATOR")),
-    (CO_GENERATOR, "generators are not supported yet (issue 7)", ("YIELD_VALUE", "RETURN_GENERATOR")),
 )
 
-#: The code name CPython gives a generator expression (its message says so instead of "generators").
-GENEXPR_NAME = "<genexpr>"
-GENEXPR_CONSTRUCT = "generator expressions are not supported yet (issue 7)"
+#: The code-object flags the front end translates into `Code.flags` names (zir.bytecode.code).
+SUSPENDING_CODE_KINDS: tuple[tuple[int, str], ...] = (
+    (CO_GENERATOR, "generator"), (CO_COROUTINE, "coroutine"))
 
 # --------------------------------------------------------------------------------------------------
 # How each 3.11 opcode is treated.
@@ -74,6 +72,7 @@ PASSTHROUGH: frozenset[str] = frozenset({
     "GET_ITER", "FOR_ITER", "PUSH_EXC_INFO", "POP_EXCEPT", "CHECK_EXC_MATCH", "BEFORE_WITH",
     "WITH_EXCEPT_START", "RETURN_VALUE", "RAISE_VARARGS", "RERAISE",
     "JUMP_IF_FALSE_OR_POP", "JUMP_IF_TRUE_OR_POP",
+    "YIELD_VALUE", "GET_YIELD_FROM_ITER", "GET_AWAITABLE", "GET_AITER", "END_ASYNC_FOR",
 })
 
 #: Opcodes that become a differently named zir operation with the same argument (jumps: forward
@@ -128,20 +127,12 @@ DROPPED: frozenset[str] = frozenset({"CACHE", "EXTENDED_ARG", "RESUME", "NOP", "
 SPECIAL: frozenset[str] = frozenset({
     "PUSH_NULL", "LOAD_GLOBAL", "LOAD_METHOD", "CALL", "KW_NAMES", "CALL_FUNCTION_EX", "MAKE_CELL",
     "BINARY_OP", "COMPARE_OP", "IS_OP", "CONTAINS_OP",
+    "RETURN_GENERATOR", "SEND", "GET_ANEXT", "BEFORE_ASYNC_WITH",
 })
 
 #: Opcodes the front end refuses, with the construct that produces them (for the error message).
 REFUSED: dict[str, str] = {
-    "YIELD_VALUE": "generators are not supported yet (issue 7)",
-    "RETURN_GENERATOR": "generators are not supported yet (issue 7)",
-    "GET_YIELD_FROM_ITER": "'yield from' is not supported yet (issue 7)",
-    "SEND": "'yield from' / 'await' is not supported yet (issue 7)",
-    "GET_AWAITABLE": "'await' is not supported yet (issue 7)",
-    "GET_AITER": "'async for' is not supported yet (issue 7)",
-    "GET_ANEXT": "'async for' is not supported yet (issue 7)",
-    "END_ASYNC_FOR": "'async for' is not supported yet (issue 7)",
-    "BEFORE_ASYNC_WITH": "'async with' is not supported yet (issue 7)",
-    "ASYNC_GEN_WRAP": "async generators are not supported yet (issue 7)",
+    "ASYNC_GEN_WRAP": "async generators are not supported",
     "MATCH_CLASS": "'match' statements are not supported",
     "MATCH_KEYS": "'match' statements are not supported",
     "MATCH_MAPPING": "'match' statements are not supported",

@@ -1,0 +1,51 @@
+"""Python source for the register-code rows that suspend a frame or start a task.
+
+A register-VM frame is a Python generator that yields call requests `(callee, args, kwargs)` to the
+trampoline (`vm.register_vm.execute`). Suspending the VM frame is one more request, whose callee is
+the `vm.generators.SUSPEND` marker: the trampoline hands the value to whoever resumed the frame (a
+VM generator's `send`, vm/generators.py), and the next `send`/`throw` into the frame resumes right
+after the `yield`, so a thrown exception is caught by the block's handler like any other.
+
+    yield:      r0 = yield (SUSPEND, r1, None)
+    yield_from: r0 = yield from delegate(r1, r2)      # Python's yield from passes throw/close on
+    await:      r0 = yield from await_value(r1)       # no suspension when r1 is a finished task
+    spawn:      r0 = spawn(_rt, r1, (r2, r3))
+
+Importing this module registers these forms with `vm.codegen.instrs` (the register VM imports it).
+"""
+
+from __future__ import annotations
+
+from vm.codegen.instrs import InstrWriter, Lines, _by_name
+from vm.generators import SUSPEND, await_value, delegate
+from vm.tasks import spawn
+from zir.regcode import RInstr
+
+__all__ = ["SUSPEND"]
+
+
+@_by_name("yield")
+def _yield(w: InstrWriter, i: RInstr) -> Lines:
+    w.yields = True
+    return [(0, f"{w.op(i.dest)} = yield ({w.const(SUSPEND)}, {w.op(i.args[0])}, None)")]
+
+
+@_by_name("yield_from")
+def _yield_from(w: InstrWriter, i: RInstr) -> Lines:
+    w.yields = True
+    it, value = (w.op(a) for a in i.args)
+    return [(0, f"{w.op(i.dest)} = yield from {w.const(delegate)}({it}, {value})")]
+
+
+@_by_name("await")
+def _await(w: InstrWriter, i: RInstr) -> Lines:
+    w.yields = True
+    return [(0, f"{w.op(i.dest)} = yield from {w.const(await_value)}({w.op(i.args[0])})")]
+
+
+@_by_name("spawn")
+def _spawn(w: InstrWriter, i: RInstr) -> Lines:
+    f = w.op(i.args[0])
+    args = [w.op(a) for a in i.args[1:]]
+    tup = f"({', '.join(args)}{',' if len(args) == 1 else ''})"
+    return [(0, f"{w.op(i.dest)} = {w.const(spawn)}({w.use('_rt')}, {f}, {tup})")]

@@ -1,0 +1,438 @@
+"""Suspendable VM frames: generator and coroutine objects, and the suspension steps both VM modes use.
+
+Calling a function whose Code has the "generator" or "coroutine" flag does not run it: the VM makes
+its frame, with the arguments bound, and wraps it in a `VMGenerator` or `VMCoroutine`. That object is
+a real Python iterator / coroutine for host code (`for`, `list()`, `sum()`, `asyncio.run`, an
+asyncio Task all drive it through `send`/`throw`/`close`), and VM code drives it the same way. Each
+`send` resumes the frame where it stopped, in a nested run of the mode's interpreter loop with the
+frame as its entry, until the frame suspends again or finishes; the frame is an object, so nothing of
+the host's Python stack is copied or kept between resumptions.
+
+How a frame suspends (the three suspending rows of the opcode table: `yield`, `yield_from`, `await`):
+
+* stack mode: the instruction leaves the operand stack as it must be found on resumption, sets
+  `frame.pc` back to itself and makes the loop return the yielded value with `runtime.yielded` set.
+  Resuming pushes a `Resume` (the value sent in, or the exception thrown in) and runs the same
+  instruction again, which consumes it (`step_yield`, `step_yield_from`, `step_await`).
+* register mode: the generated generator function yields `(SUSPEND, value, None)` to the trampoline
+  (a call request whose callee is the `SUSPEND` marker), which returns the value from the run with
+  `runtime.yielded` set; resuming sends the value into the generated generator or throws the
+  exception into it (`delegate` is the `yield from` loop written as a Python generator, so Python's
+  own `yield from` forwards `throw` and `close` into it).
+
+The semantics follow CPython 3.11's `Objects/genobject.c` (`gen_send_ex2`, `_gen_throw`,
+`gen_close`; PEP 342 `send`/`throw`/`close`, PEP 380 `yield from`, PEP 479 StopIteration
+conversion, PEP 492 coroutines), message for message where a program can see them.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import sys
+import types
+from collections.abc import Generator
+from typing import Any
+
+from vm.tasks import release_if_unshared
+from zir.bytecode.code import COROUTINE, GENERATOR, Code
+from zir.ops import get_awaitable
+
+__all__ = ["CONTINUE", "SUSPEND", "Resume", "VMCoroutine", "VMGenerator", "delegate", "kind_of",
+           "resume_with", "step_await", "step_yield", "step_yield_from", "throw_value"]
+
+
+class _Marker:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+#: What a stack-mode step returns when the instruction finished without suspending.
+CONTINUE: Any = _Marker("CONTINUE")
+#: The callee of the request a register-mode frame yields to the trampoline to suspend.
+SUSPEND: Any = _Marker("SUSPEND")
+
+
+class Resume:
+    """What a stack-mode frame finds on top of its operand stack when it is resumed: the value
+    sent in, or the exception thrown in (`exc` not None)."""
+
+    __slots__ = ("value", "exc")
+
+    def __init__(self, value: Any, exc: BaseException | None) -> None:
+        self.value = value
+        self.exc = exc
+
+
+def _send(it: Any, value: Any) -> Any:
+    """One step of `yield from` (3.11's SEND): `send` for generators and coroutines (VM or native)
+    and for any value but None, else `__next__`."""
+    if value is None and type(it) not in _SENDS:
+        return type(it).__next__(it)
+    return it.send(value)
+
+
+def throw_value(it: Any, exc: BaseException) -> Any:
+    """Throw `exc` into the iterator a `yield from` delegates to (`_gen_throw`): GeneratorExit
+    closes it and goes on in the delegating frame; an iterator without `throw` lets the exception
+    go on in the delegating frame; else the iterator's next item (StopIteration: it returned)."""
+    if isinstance(exc, GeneratorExit):
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+        raise exc
+    throw = getattr(it, "throw", None)
+    if throw is None:
+        raise exc
+    return throw(exc)
+
+
+# -- stack mode ------------------------------------------------------------------------------------
+
+def step_yield(stack: list[Any]) -> Any:
+    """YIELD_VALUE: suspend with the top item; resumed, push the value sent in (or raise)."""
+    top = stack.pop()
+    if type(top) is not Resume:
+        return top
+    if top.exc is not None:
+        raise top.exc
+    stack.append(top.value)
+    return CONTINUE
+
+
+def step_yield_from(stack: list[Any]) -> Any:
+    """YIELD_FROM [iterator, value]: send the value in; suspend with what it yields (leaving
+    [iterator]), or replace both by its return value. Resumed: [iterator, Resume]."""
+    top = stack.pop()
+    it = stack[-1]
+    try:
+        if type(top) is Resume:
+            exc = top.exc
+            item = _send(it, top.value) if exc is None else throw_value(it, exc)
+        else:
+            item = _send(it, top)
+    except StopIteration as stop:
+        stack[-1] = stop.value
+        return CONTINUE
+    return item
+
+
+def step_await(stack: list[Any]) -> Any:
+    """AWAIT [awaitable]: a resolved VM task gives its result (or raises) without suspending;
+    anything else is awaited as `await x` would (GET_AWAITABLE, then YIELD_FROM)."""
+    top = stack[-1]
+    if type(top) is Resume:
+        return step_yield_from(stack)
+    ready = getattr(top, "_zir_ready", None)
+    if ready is not None and ready():
+        del ready
+        stack[-1] = top._zir_take()
+        release_if_unshared(top, _AWAIT_REFS)
+        return CONTINUE
+    stack[-1] = get_awaitable(top)
+    stack.append(None)
+    return step_yield_from(stack)
+
+
+#: References to a task that `step_await` itself holds while it releases it (its local, the
+#: parameter of `release_if_unshared` and `sys.getrefcount`'s argument).
+_AWAIT_REFS = 3
+
+
+# -- register mode -----------------------------------------------------------------------------------
+
+def delegate(it: Any, value: Any) -> Generator[Any, Any, Any]:
+    """`yield from it` for a register-mode frame, starting by sending `value`: each item goes to
+    the trampoline as a suspension; what is sent back goes in. `throw`/`close` arrive here through
+    the frame's own `yield from delegate(...)` and are passed on as `_gen_throw` passes them."""
+    while True:
+        try:
+            item = _send(it, value)
+        except StopIteration as stop:
+            return stop.value
+        while True:
+            try:
+                value = yield (SUSPEND, item, None)
+                break
+            except BaseException as exc:  # noqa: BLE001 -- thrown in: the delegate decides
+                if _is_fault(exc):
+                    raise
+                try:
+                    item = throw_value(it, exc)
+                except StopIteration as stop:
+                    return stop.value
+
+
+def await_value(awaitable: Any) -> Generator[Any, Any, Any]:
+    """AWAIT for a register-mode frame: the result at once when resolved, else `yield from`."""
+    ready = getattr(awaitable, "_zir_ready", None)
+    if ready is not None and ready():
+        return awaitable._zir_take()
+    return (yield from delegate(get_awaitable(awaitable), None))
+
+
+def _is_fault(exc: BaseException) -> bool:
+    from vm.runtime import VMFault
+
+    return isinstance(exc, VMFault)
+
+
+# -- the objects ------------------------------------------------------------------------------------
+
+_CREATED, _SUSPENDED, _RUNNING, _CLOSED = range(4)
+
+
+class _Suspendable:
+    """What generators and coroutines share: the frame, its state, and `send`/`throw`/`close`."""
+
+    __slots__ = ("_rt", "_frame", "_state", "_exc", "__name__", "__qualname__", "__weakref__")
+
+    _zir_suspendable = True
+    _zir_coroutine = False
+    _what = "generator"
+
+    def __init__(self, rt: Any, frame: Any) -> None:
+        self._rt = rt
+        self._frame = frame
+        self._state = _CREATED
+        #: The exception the frame was handling when it last suspended (CPython's gi_exc_state).
+        self._exc: BaseException | None = None
+        code = frame.prog.code
+        self.__name__ = code.name
+        self.__qualname__ = code.qualname or code.name
+
+    # -- the protocol --------------------------------------------------------------------------------
+
+    def send(self, value: Any) -> Any:
+        """Resume with `value` as the result of the `yield` the frame stopped at; return what it
+        yields next, or raise StopIteration with its return value."""
+        state = self._state
+        if state == _CREATED and value is not None:
+            raise TypeError(f"can't send non-None value to a just-started {self._what}")
+        return self._resume(value, None)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        """Raise an exception where the frame stopped (`generator.throw`'s 3.11 signatures)."""
+        exc = _exception_of(typ, val, tb)
+        if self._state == _CREATED:
+            self._state = _CLOSED  # a frame that never ran finishes with the exception
+            if isinstance(exc, StopIteration):
+                raise self._stop_error(exc)
+            raise exc
+        return self._resume(None, exc)
+
+    def close(self) -> None:
+        """Raise GeneratorExit where the frame stopped; RuntimeError if it yields again."""
+        state = self._state
+        if state == _CREATED or state == _CLOSED:
+            self._state = _CLOSED
+            return None
+        try:
+            self._resume(None, GeneratorExit())
+        except (GeneratorExit, StopIteration):
+            return None
+        raise RuntimeError(f"{self._what} ignored GeneratorExit")
+
+    # -- running the frame -------------------------------------------------------------------------
+
+    def _resume(self, value: Any, exc: BaseException | None) -> Any:
+        state = self._state
+        if state == _RUNNING:
+            raise ValueError(f"{self._what} already executing")
+        if state == _CLOSED:
+            return self._closed_resume(exc)
+        rt = self._rt
+        frame = self._frame
+        saved = rt.handled
+        host_exc = sys.exc_info()[1]
+        outer = host_exc if host_exc is not None else saved
+        own = self._exc
+        rt.handled = own if own is not None else outer
+        self._state = _RUNNING
+        rt.yielded = False
+        try:
+            value = resume_with(rt, frame, value, exc, state == _SUSPENDED, host_exc)
+        except StopIteration as e:
+            self._state = _CLOSED
+            raise self._stop_error(e)  # noqa: B904 -- the cause is set, as PEP 479's conversion does
+        except BaseException:
+            self._state = _CLOSED
+            raise
+        finally:
+            if self._state == _RUNNING:
+                now = rt.handled
+                self._exc = now if now is not outer else None
+            rt.handled = saved
+        if rt.yielded:
+            rt.yielded = False
+            self._state = _SUSPENDED
+            self._on_suspend()
+            return value
+        self._state = _CLOSED
+        self._frame = None
+        if value is None:
+            raise StopIteration
+        raise StopIteration(value)
+
+    def _stop_error(self, stop: StopIteration) -> RuntimeError:
+        err = RuntimeError(f"{self._what} raised StopIteration")
+        err.__cause__ = stop
+        return err
+
+    def _on_suspend(self) -> None:
+        profiler = getattr(self._rt, "profiler", None)
+        if profiler is not None:
+            profiler.suspends += 1
+
+    def _closed_resume(self, exc: BaseException | None) -> Any:
+        if exc is not None:
+            raise exc
+        raise StopIteration
+
+    # -- what introspection reads ------------------------------------------------------------------
+
+    @property
+    def _running(self) -> bool:
+        return self._state == _RUNNING
+
+    @property
+    def _code(self) -> Any:
+        frame = self._frame
+        return frame.prog.code if frame is not None else None
+
+    def __repr__(self) -> str:
+        return f"<vm {self._what} object {self.__qualname__} at {id(self):#x}>"
+
+
+class VMGenerator(_Suspendable):
+    """A generator running in the VM: an iterator (`__next__` is `send(None)`) with `send`, `throw`
+    and `close`, registered as a `collections.abc.Generator`."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> VMGenerator:
+        return self
+
+    def __next__(self) -> Any:
+        return self._resume(None, None)
+
+    @property
+    def gi_running(self) -> bool:
+        return self._running
+
+    @property
+    def gi_code(self) -> Any:
+        return self._code
+
+    gi_frame = None
+    gi_yieldfrom = None
+
+
+class VMCoroutine(_Suspendable):
+    """A coroutine running in the VM, registered as a `collections.abc.Coroutine`: `await` and
+    asyncio (`asyncio.run`, Tasks, `gather`) drive it through `send`/`throw`. Awaiting one that has
+    finished raises CPython's "cannot reuse already awaited coroutine"."""
+
+    __slots__ = ()
+
+    _zir_coroutine = True
+    _what = "coroutine"
+
+    def __await__(self) -> _AwaitIter:
+        return _AwaitIter(self)
+
+    def _closed_resume(self, exc: BaseException | None) -> Any:
+        if exc is not None:
+            raise exc
+        raise RuntimeError("cannot reuse already awaited coroutine")
+
+    @property
+    def cr_running(self) -> bool:
+        return self._running
+
+    @property
+    def cr_code(self) -> Any:
+        return self._code
+
+    cr_frame = None
+    cr_await = None
+
+
+class _AwaitIter:
+    """What `VMCoroutine.__await__` returns (CPython's coroutine_wrapper): an iterator over it."""
+
+    __slots__ = ("coro",)
+
+    def __init__(self, coro: VMCoroutine) -> None:
+        self.coro = coro
+
+    def __iter__(self) -> _AwaitIter:
+        return self
+
+    def __next__(self) -> Any:
+        return self.coro.send(None)
+
+    def send(self, value: Any) -> Any:
+        return self.coro.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        return self.coro.throw(typ, val, tb)
+
+    def close(self) -> None:
+        self.coro.close()
+
+
+collections.abc.Generator.register(VMGenerator)
+collections.abc.Coroutine.register(VMCoroutine)
+
+#: Iterators that `yield from` always drives with `send` (3.11's SEND fast path).
+_SENDS = frozenset({VMGenerator, VMCoroutine, types.GeneratorType, types.CoroutineType})
+
+
+def _exception_of(typ: Any, val: Any, tb: Any) -> BaseException:
+    """The exception `throw(typ, val, tb)` raises (`_gen_throw`'s argument rules)."""
+    if isinstance(typ, BaseException):
+        if val is not None:
+            raise TypeError("instance exception may not have a separate value")
+        exc = typ
+    elif isinstance(typ, type) and issubclass(typ, BaseException):
+        if isinstance(val, typ):
+            exc = val
+        elif val is None:
+            exc = typ()
+        elif isinstance(val, tuple):
+            exc = typ(*val)
+        else:
+            exc = typ(val)
+    else:
+        raise TypeError("exceptions must be classes or instances deriving from BaseException, not "
+                        f"{type(typ).__name__}")
+    if tb is not None:
+        if not isinstance(tb, types.TracebackType):
+            raise TypeError("throw() third argument must be a traceback object")
+        exc = exc.with_traceback(tb)
+    return exc
+
+
+def kind_of(code: Code) -> type[_Suspendable] | None:
+    """The object calling `code` makes instead of running it: VMGenerator, VMCoroutine or None."""
+    if COROUTINE in code.flags:
+        return VMCoroutine
+    if GENERATOR in code.flags:
+        return VMGenerator
+    return None
+
+
+def resume_with(rt: Any, frame: Any, value: Any, exc: BaseException | None, started: bool,
+                host_exc: BaseException | None) -> Any:
+    """Run `frame` on from where it stopped (from its start when not `started`), with `value` sent
+    in or `exc` thrown in; return what it yielded (`rt.yielded` set) or returned."""
+    if hasattr(frame, "stack"):  # a stack-mode frame
+        if started:
+            frame.stack.append(Resume(value, exc))
+        return rt.execute(rt, frame, host_exc)
+    return rt.resume(frame, value, exc, started, host_exc)

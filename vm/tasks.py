@@ -1,0 +1,358 @@
+"""VM tasks: SPAWN's futures, the scheduler that runs them, and their pool.
+
+SPAWN `f(*args)` calls `f` (a VM coroutine function, usually) and starts the coroutine as a VM task
+at once: the scheduler runs it until it first suspends, so a task that never suspends has finished
+when SPAWN pushes its future, and AWAIT takes the value without suspending anything (the fast path).
+A task that suspends waits for what it yielded, the way `asyncio.Task.__step` waits:
+
+* a bare `yield` (what `asyncio.sleep(0)` does): step again on the next turn of the event loop;
+* a future (an asyncio Future, or another VM task): step again when it is done, through its
+  done-callbacks.
+
+So no `asyncio.Task` is made per spawn: the scheduler's steps are plain callbacks on the running
+event loop, which is needed only when a task actually suspends on something (`asyncio.sleep`, I/O, a
+pending VM task). A `Task` is a duck-typed asyncio future (`_asyncio_future_blocking`, `get_loop`,
+`add_done_callback`, `result`, `exception`, `cancel`, `__await__`), so an asyncio Task awaiting one,
+`asyncio.gather` and host code can use it like a Future. Cancellation follows asyncio: `cancel()`
+cancels the future the task waits on, or throws `CancelledError` into it at its next step; awaiting
+a cancelled task raises `CancelledError`, a failed one its exception.
+
+SPAWN never raises on behalf of the call: an exception from calling `f`, or a result that cannot be
+awaited, is kept in the task and raised by AWAIT, where the sequential program raised it.
+
+Futures are pooled: when AWAIT has taken the value of a finished task and nothing else refers to the
+task object (checked by its reference count, so a future the program kept is never reused), it goes
+back to the scheduler's free list and the next SPAWN reuses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Generator
+from typing import Any
+
+from zir.ops import get_awaitable
+
+__all__ = ["Scheduler", "Task", "scheduler_of", "spawn", "spawn_handler", "task_stats"]
+
+_PENDING, _DONE, _CANCELLED = range(3)
+#: Idle task objects a scheduler keeps for reuse.
+POOL_CAP = 256
+
+_getrefcount = sys.getrefcount
+
+
+class Task:
+    """A VM task and the future of its result (see the module docstring)."""
+
+    __slots__ = ("_sched", "_coro", "_state", "_result", "_exc", "_callbacks", "_loop", "_fut_waiter",
+                 "_must_cancel", "_cancel_msg", "_asyncio_future_blocking", "__weakref__")
+
+    _sched: Scheduler
+    _coro: Any
+
+    def __init__(self) -> None:
+        self._asyncio_future_blocking = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self._coro = None
+        self._state = _PENDING
+        self._result: Any = None
+        self._exc: BaseException | None = None
+        self._callbacks: list[tuple[Callable[[Any], Any], Any]] | None = None
+        self._loop: Any = None
+        self._fut_waiter: Any = None
+        self._must_cancel = False
+        self._cancel_msg: Any = None
+
+    # -- AWAIT's fast path -------------------------------------------------------------------------
+
+    def _zir_ready(self) -> bool:
+        """Done (result, exception or cancelled): AWAIT need not suspend."""
+        return self._state != _PENDING
+
+    def _zir_take(self) -> Any:
+        """The result for AWAIT (or raise the task's exception)."""
+        self._sched.fast_path += 1
+        return self.result()
+
+    # -- the Future protocol -----------------------------------------------------------------------
+
+    def done(self) -> bool:
+        return self._state != _PENDING
+
+    def cancelled(self) -> bool:
+        return self._state == _CANCELLED
+
+    def result(self) -> Any:
+        """The coroutine's return value; its exception; CancelledError; InvalidStateError when
+        not done."""
+        state = self._state
+        if state == _DONE:
+            exc = self._exc
+            if exc is not None:
+                raise exc
+            return self._result
+        if state == _CANCELLED:
+            raise self._cancelled_error()
+        raise asyncio.InvalidStateError("Result is not ready.")
+
+    def exception(self) -> BaseException | None:
+        if self._state == _CANCELLED:
+            raise self._cancelled_error()
+        if self._state == _PENDING:
+            raise asyncio.InvalidStateError("Exception is not set.")
+        return self._exc
+
+    def get_loop(self) -> Any:
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
+
+    def add_done_callback(self, fn: Callable[[Any], Any], *, context: Any = None) -> None:
+        if self._state != _PENDING:
+            self.get_loop().call_soon(fn, self, context=context)
+            return
+        if self._callbacks is None:
+            self._callbacks = []
+        self._callbacks.append((fn, context))
+
+    def remove_done_callback(self, fn: Callable[[Any], Any]) -> int:
+        cbs = self._callbacks or []
+        keep = [(f, c) for f, c in cbs if f != fn]
+        self._callbacks = keep
+        return len(cbs) - len(keep)
+
+    def cancel(self, msg: Any = None) -> bool:
+        """Request cancellation (asyncio.Task.cancel): False when already done."""
+        if self._state != _PENDING:
+            return False
+        waiter = self._fut_waiter
+        if waiter is not None and waiter.cancel(msg=msg):
+            return True
+        self._must_cancel = True
+        self._cancel_msg = msg
+        return True
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        if self._state == _PENDING:
+            self._asyncio_future_blocking = True
+            yield self
+        if self._state == _PENDING:
+            raise RuntimeError("await wasn't used with future")
+        return self.result()
+
+    __iter__ = __await__
+
+    def _cancelled_error(self) -> asyncio.CancelledError:
+        msg = self._cancel_msg
+        return asyncio.CancelledError() if msg is None else asyncio.CancelledError(msg)
+
+    def __repr__(self) -> str:
+        state = ("pending", "finished", "cancelled")[self._state]
+        return f"<vm task {state} at {id(self):#x}>"
+
+    # -- completion --------------------------------------------------------------------------------
+
+    def _finish(self, state: int, result: Any, exc: BaseException | None) -> None:
+        self._state = state
+        self._result = result
+        self._exc = exc
+        self._coro = None
+        self._fut_waiter = None
+        cbs = self._callbacks
+        if cbs:
+            self._callbacks = None
+            loop = self.get_loop()
+            for fn, ctx in cbs:
+                loop.call_soon(fn, self, context=ctx)
+
+    def _wakeup(self, future: Any) -> None:
+        """Done-callback of what the task waited on: step it again."""
+        self._sched.step(self, None)
+
+
+class Scheduler:
+    """Runs the VM tasks of one VM (see the module docstring); keeps the counters `stats` reports."""
+
+    def __init__(self) -> None:
+        self.free: list[Task] = []
+        self.spawned = 0  #: tasks started by SPAWN
+        self.fast_path = 0  #: AWAITs that found the task already done (no suspension)
+        self.eager = 0  #: tasks that finished inside SPAWN, without ever suspending
+        self.reused = 0  #: SPAWNs served by a pooled task object
+        self.made = 0  #: task objects made because the pool was empty
+        self.released = 0  #: task objects returned to the pool
+        self.suspends = 0  #: times a task suspended on something not yet done
+        self.cancelled = 0  #: tasks that ended cancelled
+
+    def new_task(self) -> Task:
+        free = self.free
+        if free:
+            self.reused += 1
+            return free.pop()
+        self.made += 1
+        task = Task()
+        task._sched = self
+        return task
+
+    def release(self, task: Task) -> None:
+        """Take back a finished task object nothing else refers to."""
+        if len(self.free) < POOL_CAP:
+            task._reset()
+            self.free.append(task)
+            self.released += 1
+
+    def start(self, coro: Any) -> Task:
+        """A new task running `coro` (anything with `send`/`throw`), stepped once now."""
+        task = self.new_task()
+        task._coro = coro
+        task._loop = asyncio._get_running_loop()
+        self.spawned += 1
+        self.step(task, None)
+        if task._state != _PENDING:
+            self.eager += 1
+        return task
+
+    def failed(self, exc: BaseException) -> Task:
+        """A task that is already done with `exc` (a call SPAWN made raised it)."""
+        task = self.new_task()
+        task._loop = asyncio._get_running_loop()
+        self.spawned += 1
+        self.eager += 1
+        task._finish(_DONE, None, exc)
+        return task
+
+    def step(self, task: Task, exc: BaseException | None) -> None:
+        """Run the task's coroutine to its next suspension or its end (asyncio.Task.__step)."""
+        if task._state != _PENDING:
+            return
+        task._fut_waiter = None
+        if task._must_cancel:
+            task._must_cancel = False
+            exc = task._cancelled_error()
+        coro = task._coro
+        try:
+            yielded = coro.send(None) if exc is None else coro.throw(exc)
+        except StopIteration as stop:
+            task._finish(_DONE, stop.value, None)
+            return
+        except asyncio.CancelledError as e:
+            self.cancelled += 1
+            task._cancel_msg = e.args[0] if e.args else None
+            task._finish(_CANCELLED, None, None)
+            return
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # noqa: BLE001 -- the task's outcome, raised by AWAIT
+            if _is_fault(e):
+                raise
+            task._finish(_DONE, None, e)
+            return
+        self.suspends += 1
+        self._wait(task, yielded)
+
+    def _wait(self, task: Task, yielded: Any) -> None:
+        """Arrange the next step of a task that yielded `yielded` (asyncio.Task.__step's rules)."""
+        loop = task._loop
+        if loop is None:
+            try:
+                loop = task._loop = asyncio.get_running_loop()
+            except RuntimeError as e:
+                self.step(task, e)
+                return
+        if yielded is None:
+            loop.call_soon(self.step, task, None)
+            return
+        blocking = getattr(yielded, "_asyncio_future_blocking", None)
+        if blocking is not None and blocking:
+            yielded._asyncio_future_blocking = False
+            if yielded is task:
+                err: BaseException = RuntimeError(f"Task cannot await on itself: {task!r}")
+                loop.call_soon(self.step, task, err)
+                return
+            yielded.add_done_callback(task._wakeup)
+            task._fut_waiter = yielded
+            if task._must_cancel and yielded.cancel(msg=task._cancel_msg):
+                task._must_cancel = False
+            return
+        err = RuntimeError(f"Task got bad yield: {yielded!r}")
+        loop.call_soon(self.step, task, err)
+
+
+def _is_fault(exc: BaseException) -> bool:
+    from vm.runtime import VMFault
+
+    return isinstance(exc, VMFault)
+
+
+def scheduler_of(rt: Any) -> Scheduler:
+    """The scheduler of a VM runtime (made on first use)."""
+    sched: Scheduler | None = rt.scheduler
+    if sched is None:
+        sched = rt.scheduler = Scheduler()
+    return sched
+
+
+def spawn(rt: Any, f: Any, args: tuple[Any, ...] | list[Any]) -> Any:
+    """SPAWN: the future of `f(*args)` started as a VM task (see the module docstring)."""
+    sched = rt.scheduler
+    if sched is None:
+        sched = scheduler_of(rt)
+    try:
+        frame = rt.frame_for_call(f, args, None)
+        if frame is not None and frame.prog.suspends is not None:
+            coro: Any = frame.prog.suspends(rt, frame)
+        elif frame is not None:
+            coro = rt.run(frame)  # a plain VM function that returns an awaitable
+        elif hasattr(rt, "host_call"):
+            coro = rt.host_call(f, args, None)
+        else:
+            coro = f(*args)
+        if not hasattr(type(coro), "send") or not hasattr(type(coro), "throw"):
+            if getattr(coro, "_asyncio_future_blocking", None) is not None:
+                return coro  # already a future: AWAIT waits for it
+            coro = get_awaitable(coro)
+    except BaseException as e:  # noqa: BLE001 -- kept for AWAIT, where the program raised it
+        if _is_fault(e) or isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
+        return sched.failed(e)
+    return sched.start(coro)
+
+
+def spawn_handler(rt: Any, frame: Any, stack: list[Any], n: int) -> None:
+    """The stack VM's SPAWN n: [callable, a1..an] -> future."""
+    if n:
+        args = stack[-n:]
+        del stack[-n:]
+    else:
+        args = []
+    f = stack.pop()
+    stack.append(spawn(rt, f, args))
+
+
+def release_if_unshared(task: Any, refs: int) -> None:
+    """Give a finished task back to its pool when only the `refs` references its caller knows of
+    remain (the caller's own, counted by `sys.getrefcount`)."""
+    if type(task) is Task and task._state != _PENDING and _getrefcount(task) <= refs:
+        task._sched.release(task)
+
+
+def task_stats(rt: Any) -> dict[str, Any]:
+    """The counters `VM.stats()` reports under "tasks"."""
+    sched: Scheduler | None = rt.scheduler
+    if sched is None:
+        sched = Scheduler()
+    taken = sched.reused + sched.made
+    return {
+        "spawned": sched.spawned,
+        "fast_path": sched.fast_path,
+        "finished_eagerly": sched.eager,
+        "suspends": sched.suspends,
+        "cancelled": sched.cancelled,
+        "pool": {"reused": sched.reused, "made": sched.made, "released": sched.released,
+                 "reuse_rate": sched.reused / taken if taken else 0.0},
+    }
