@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import difflib
+import inspect
 import io
 import re
 import traceback
@@ -237,8 +238,13 @@ def _observe(call: Callable[[], Any], args: tuple[Any, ...], kwargs: dict[str, A
 
 
 def run_cpython(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Outcome:
-    """Call `fn(*args, **kwargs)` in CPython and record its `Outcome`."""
+    """Call `fn(*args, **kwargs)` in CPython and record its `Outcome`. A coroutine function runs
+    to completion as `asyncio.run(fn(*args, **kwargs))`, which is what `VM.run` does with one."""
     a, k = materialize(args, kwargs)
+    if inspect.iscoroutinefunction(fn):
+        import asyncio
+
+        return _observe(lambda: asyncio.run(fn(*a, **k)), a, k)
     return _observe(lambda: fn(*a, **k), a, k)
 
 

@@ -237,6 +237,12 @@ class _Suspendable:
             return None
         raise RuntimeError(f"{self._what} ignored GeneratorExit")
 
+    def __del__(self) -> None:
+        # CPython finalizes a suspended generator by closing it (`_PyGen_Finalize`), so its
+        # `finally` blocks run; an error there is reported as unraisable, as CPython reports it.
+        if self._state == _SUSPENDED:
+            self.close()
+
     # -- running the frame -------------------------------------------------------------------------
 
     def _resume(self, value: Any, exc: BaseException | None) -> Any:
