@@ -17,12 +17,15 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import vm
+import zir
+from vm.generators import VMGenerator
 
-import difftest  # noqa: E402
-import vm  # noqa: E402
-import zir  # noqa: E402
-from vm.generators import VMGenerator  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `tools` is a directory of the repository, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from tools import difftest  # noqa: E402
 
 # -- programs ------------------------------------------------------------------------------------------
 
@@ -178,9 +181,9 @@ def throw_unstarted() -> list[Any]:
 
 def host_consumers(n: int) -> list[Any]:
     squares = (i * i for i in range(n) if i % 2 == 0)
-    return [sum(x for x in range(n)), sorted(countdown(n)), list(zip(countdown(n), "abcdef")),
+    return [sum(x for x in range(n)), sorted(countdown(n)), list(zip(countdown(n), "abcdef", strict=False)),
             list(squares), list(itertools.islice(itertools.count(), 3)),
-            dict((k, v) for k, v in zip("xyz", countdown(3))), max(countdown(n), default=None),
+            dict((k, v) for k, v in zip("xyz", countdown(3), strict=True)), max(countdown(n), default=None),
             any(x > 2 for x in countdown(n)), list(enumerate(countdown(2)))]
 
 
@@ -192,7 +195,7 @@ def interleaving(shared: list[Any]) -> list[Any]:
             shared.append((tag, "after", i))
 
     a, b = producer("a", 3), producer("b", 2)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         shared.append(("pair", x, y))
     shared.append(list(a))
     return shared
@@ -220,7 +223,7 @@ def closures_and_cells(n: int) -> list[Any]:
 
         def gen() -> Any:
             nonlocal total
-            for i in range(n):
+            for _ in range(n):
                 total += step
                 yield total
 
@@ -356,7 +359,8 @@ PROGRAMS: list[tuple[Any, tuple[Any, ...]]] = [
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # ignores_exit, on purpose
-@pytest.mark.parametrize(("fn", "args"), PROGRAMS, ids=[f"{fn.__name__}-{i}" for i, (fn, _) in enumerate(PROGRAMS)])
+@pytest.mark.parametrize(("fn", "args"), PROGRAMS,
+                         ids=[f"{fn.__name__}-{i}" for i, (fn, _) in enumerate(PROGRAMS)])
 def test_generators_match_cpython(fn: Any, args: tuple[Any, ...]) -> None:
     difftest.compare(fn, *args)
 
