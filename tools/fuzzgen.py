@@ -94,6 +94,7 @@ def _span(draw: Callable[[st.SearchStrategy[Any]], Any], gen: _Gen, make: Callab
     finally:
         gen.draw = outer
 
+
 class _Gen:
     """One program being drawn; every decision is a hypothesis draw so failures shrink."""
 
