@@ -211,6 +211,14 @@ def test_check_fails_loudly_on_a_real_difference(tmp_path: Path, capsys: pytest.
     assert err.rstrip().splitlines()[-1] == f"zir: error: {src}:who: --check failed (1 difference)"
 
 
+def test_check_runs_a_coroutine_to_completion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "aio.py"
+    src.write_text("import asyncio\n\nasync def nap(n):\n    await asyncio.sleep(0)\n    print('woke')\n"
+                   "    return n * 2\n", encoding="utf-8")
+    code, out, err = run(capsys, "run", f"{src}:nap", "21", "--check")
+    assert (code, out) == (0, "woke\n42\n") and "agree" in err
+
+
 @pytest.mark.parametrize("fake, expect", [
     (Outcome("41", "int", None, (), "hello, x!\n", "((), {})"), "return value: CPython"),
     (Outcome("None", "NoneType", None, (), "bye\n", "((), {})"), "stdout differs"),

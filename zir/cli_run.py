@@ -16,7 +16,8 @@ raised TYPE: MESSAGE` (`--traceback` shows where).
 `--check` runs the function in CPython too and compares, with `vm.difftest`, everything observable:
 return value (type and exact value), exception (type, message, chain), stdout and the arguments
 after the call. A difference is exit status 1 and a description of each one. The VM runs a
-coroutine function to completion, so CPython's side is then `asyncio.run(FUNC(ARGS))`.
+coroutine function to completion, so CPython's side is then `asyncio.run(FUNC(ARGS))`
+(`vm.difftest.run_cpython`).
 
 `zir profile` is `zir run --profile full`: the report (`--report text|json|html`, default text)
 goes to stdout after the run, or to `-o OUT`.
@@ -25,8 +26,6 @@ goes to stdout after the run, or to `-o OUT`.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import inspect
 import json
 import sys
 from typing import Any
@@ -154,7 +153,7 @@ def _checked(machine: Any, target: Target, call_args: list[Any], call_kwargs: di
 
     fn = target.runnable()
     with progress.step(f"running {target.name} in CPython"):
-        expected = run_cpython(_host_reference(fn), *call_args, **call_kwargs)
+        expected = run_cpython(fn, *call_args, **call_kwargs)
     with progress.step(f"running {target.name} in the VM"):
         actual = run_machine(machine, fn, call_args, call_kwargs)
     if isinstance(actual.raw, ZirError) and expected.exc is None:
@@ -174,18 +173,6 @@ def _checked(machine: Any, target: Target, call_args: list[Any], call_kwargs: di
         raw = actual.raw
         return (raw if isinstance(raw, BaseException) else RuntimeError(str(actual.exc))), None
     return None, actual.raw
-
-
-def _host_reference(fn: Any) -> Any:
-    """What CPython runs to compare with `machine.run(fn, ...)`: `fn` itself, or for a coroutine
-    function `asyncio.run(fn(...))`, since the VM runs a coroutine to completion (docs/async.md)."""
-    if not inspect.iscoroutinefunction(fn):
-        return fn
-
-    def run_to_completion(*args: Any, **kwargs: Any) -> Any:
-        return asyncio.run(fn(*args, **kwargs))
-
-    return run_to_completion
 
 
 def _ensure_newline(text: str) -> str:
