@@ -307,8 +307,13 @@ class _Suspendable:
 
     @property
     def _code(self) -> Any:
+        """The CPython code object the frame runs (what `gi_code`/`cr_code` show asyncio and
+        inspect), or the ZBC Code when there is none."""
         frame = self._frame
-        return frame.prog.code if frame is not None else None
+        if frame is None:
+            return None
+        code = frame.prog.code
+        return code.pycode if code.pycode is not None else code
 
     def __repr__(self) -> str:
         return f"<vm {self._what} object {self.__qualname__} at {id(self):#x}>"

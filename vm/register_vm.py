@@ -222,9 +222,13 @@ class RegisterBackend:
             gen, pycode = generate_checked(rc, self.variant, name, filename)
         spec = ParamSpec.from_code(code)
         spec = attrs.evolve(spec, nlocals=code.nparams)
+        suspends = kind_of(code)
+        # A generator or coroutine is never `simple`: no call site may run its body in place as a
+        # leaf (calling it makes its object), and the trampoline binds its arguments.
         prog = RegProgram(code=code, spec=spec, ncellvars=len(code.cellvars), instrs=[], handler_at=[],
-                          rc=rc, ir=f, generated=gen, filename=filename, simple=spec.simple,
-                          argcount=spec.argcount, leaf=gen.leaf, suspends=kind_of(code))
+                          rc=rc, ir=f, generated=gen, filename=filename,
+                          simple=spec.simple and suspends is None, argcount=spec.argcount, leaf=gen.leaf,
+                          suspends=suspends)
         prog.profile = rt.profiler.program(prog) if rt.profiler is not None else None
         instruments = rt.instruments(prog)
         prog.genfn = build(gen, pycode, filename, rt.names, instruments)
@@ -386,6 +390,17 @@ class RegisterRuntime(Runtime):
         return f(*args, **kw) if kw else f(*args)
 
 
+def _unconverted(e: RuntimeError) -> BaseException:
+    """The StopIteration a frame raised, when Python turned it into "generator raised
+    StopIteration" as it left the frame's generated generator (PEP 479 applies to the generated
+    code, not to the program); made at the frame boundary, that RuntimeError has a one-entry
+    traceback. Any other RuntimeError is itself."""
+    cause = e.__cause__
+    if isinstance(cause, StopIteration) and e.args == ("generator raised StopIteration",):
+        return cause
+    return e
+
+
 def _abandon(frames: Sequence[RFrame], fault: BaseException) -> None:
     """Close suspended frames after a fault: the fault is thrown into each (generated code lets it
     through), so no handler of the program runs and no frame returns to a pool."""
@@ -419,6 +434,7 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
     send = frame.send
     value: Any = entry.args if pooled else None
     exc: BaseException | None = None
+    escaped: BaseException | None = None
     if rt.resuming is not None:  # a suspended generator or coroutine frame goes on
         value, exc = rt.resuming
         rt.resuming = None
@@ -451,10 +467,15 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
             except BaseException as e:
                 if isinstance(e, VMFault):
                     raise
+                if type(e) is RuntimeError and e.__traceback__.tb_next is None:  # type: ignore[union-attr]
+                    escaped = _unconverted(e)
+                    e = escaped
                 rt.propagating(e)
                 if profiled:
                     rt.profiler.left(frame.prog, e)
                 if not frames:
+                    if e is escaped:
+                        break  # raised below, outside this handler, so Python chains nothing to it
                     raise
                 frame = pop()
                 send = frame.send
@@ -532,6 +553,7 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
             frame = callee
             send = callee.send
             value = args if pooled else None
+        raise escaped
     except VMFault as fault:
         _abandon([*frames, frame], fault)
         raise
