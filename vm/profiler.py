@@ -97,19 +97,35 @@ class RegisterProfile:
         tb = e.__traceback__
         while tb is not None:
             if tb.tb_frame.f_code is code:
-                at = self.prog.line_at(tb.tb_lineno)
+                line = tb.tb_lineno
+                at = self.prog.line_at(line)
                 if at is not None:
+                    if line in self.prog.generated.precount:
+                        self.counts[at[0]] += 1  # a `for` header's iter_next raised before it was counted
                     self.exits[at] += 1
                 return
             tb = tb.tb_next
 
     # -- derived figures -------------------------------------------------------------------------
 
+    def block_counts_derived(self) -> list[int]:
+        """Every block's execution count (most blocks have no counter of their own: see
+        `vm.codegen.counters`)."""
+        gen = self.prog.generated
+        assert gen.plan is not None and gen.layout is not None
+        return gen.plan.block_counts(gen.layout, self.counts, self.taken, self.exits)
+
+    def taken_count(self, k: int, counts: list[int]) -> int:
+        plan = self.prog.generated.plan
+        assert plan is not None
+        return plan.taken_count(k, counts, self.taken)
+
     def instr_counts(self) -> list[list[int]]:
         """Per block, per instruction: how many times it ran."""
         out = []
+        blocks = self.block_counts_derived()
         for k, b in enumerate(self.prog.rc.blocks):
-            c = self.counts[k]
+            c = blocks[k]
             row = []
             for j in range(len(b.instrs)):
                 row.append(c)
@@ -122,6 +138,7 @@ class RegisterProfile:
         prog = self.prog
         rc = prog.rc
         counts = self.instr_counts()
+        block_counts = [row[0] if row else 0 for row in counts]
         instrs = []
         ops: Counter[str] = Counter()
         for k, b in enumerate(rc.blocks):
@@ -132,7 +149,7 @@ class RegisterProfile:
         blocks = []
         for k, b in enumerate(rc.blocks):
             entry: dict[str, Any] = {"index": k, "label": b.label, "line": prog.block_line(k),
-                                     "count": self.counts[k], "instructions": len(b.instrs)}
+                                     "count": block_counts[k], "instructions": len(b.instrs)}
             if self.level in ("detailed", "full"):
                 entry["time_ns"] = percentiles(self.times[k])
             blocks.append(entry)
@@ -146,31 +163,32 @@ class RegisterProfile:
             out["loops"] = self.loops(counts)
         return out
 
+    def branch_split(self, k: int, counts: list[list[int]]) -> tuple[int, int]:
+        """(to the first target, to the second) for the two-way branch ending block `k`: its
+        executions that did not raise, split by the taken count."""
+        last = len(self.prog.rc.blocks[k].instrs) - 1
+        ran = counts[k][last] - self.exits.get((k, last), 0)
+        taken = self.taken_count(k, [row[0] if row else 0 for row in counts])
+        return taken, max(ran - taken, 0)
+
     def branches(self, counts: list[list[int]]) -> list[dict[str, Any]]:
         out = []
         for k, b in enumerate(self.prog.rc.blocks):
             t = b.instrs[-1]
             if len(t.targets) == 2:
-                ran = counts[k][-1]
-                taken = self.taken[k]
+                taken, not_taken = self.branch_split(k, counts)
                 out.append({"block": k, "label": b.label, "line": t.line, "op": t.op, "taken": taken,
-                            "not_taken": max(ran - taken, 0), "targets": list(t.targets)})
+                            "not_taken": not_taken, "targets": list(t.targets)})
         return out
 
     def edge_count(self, k: int, target: int, counts: list[list[int]]) -> int:
         """How often block `k` branched to `target`."""
         t = self.prog.rc.blocks[k].instrs[-1]
-        ran = counts[k][-1]
         if len(t.targets) == 1:
-            return ran if t.targets[0] == target else 0
+            return counts[k][-1] if t.targets[0] == target else 0
         if len(t.targets) == 2:
-            first, second = t.targets
-            if first == second == target:
-                return ran
-            if first == target:
-                return self.taken[k]
-            if second == target:
-                return max(ran - self.taken[k], 0)
+            first, second = self.branch_split(k, counts)
+            return (first if t.targets[0] == target else 0) + (second if t.targets[1] == target else 0)
         return 0
 
     def loops(self, counts: list[list[int]]) -> list[dict[str, Any]]:
@@ -183,14 +201,16 @@ class RegisterProfile:
                 continue
             back = sum(self.edge_count(k, h, counts) for k in sorted(region.subtree)
                        if h in self.prog.rc.blocks[k].instrs[-1].targets)
+            header = counts[h][0] if counts[h] else 0
             out.append({"header": h, "label": self.prog.rc.blocks[h].label, "line": self.prog.block_line(h),
-                        "depth": region.depth, "back_edges": back, "entries": max(self.counts[h] - back, 0),
+                        "depth": region.depth, "back_edges": back, "entries": max(header - back, 0),
                         "blocks": len(region.subtree)})
         return out
 
     def block_counts(self) -> dict[str, int]:
         """Label -> executions, for `zir.dot.cfg(prog.ir, profile=...)`."""
-        return {b.label: self.counts[k] for k, b in enumerate(self.prog.rc.blocks)}
+        derived = self.block_counts_derived()
+        return {b.label: derived[k] for k, b in enumerate(self.prog.rc.blocks)}
 
     def heat(self) -> tuple[Any, dict[str, int]]:
         """The IR whose CFG shows this program (the allocated IR: same blocks) and its counts."""

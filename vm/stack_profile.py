@@ -162,9 +162,10 @@ class StackProfile:
         out = []
         for pc, ins in enumerate(code.instrs):
             if ins.op in _BRANCHES:
-                taken = self.edges.get((pc, ins.arg), 0)  # type: ignore[arg-type]
+                taken = self.edges.get((pc, ins.arg), 0)
                 out.append({"block": pc, "label": f"@{pc}", "line": code.line_of(pc), "op": ins.op,
-                            "taken": taken, "not_taken": max(self.counts[pc] - taken, 0), "targets": [ins.arg]})
+                            "taken": taken, "not_taken": max(self.counts[pc] - taken, 0),
+                            "targets": [ins.arg]})
         return out
 
     def loops(self) -> list[dict[str, Any]]:

@@ -51,7 +51,10 @@ def generate_checked(rc: RegCode, variant: Variant, name: str,
                      filename: str) -> tuple[Generated, types.CodeType]:
     """Generate and compile `rc`; when Python's static limits reject the structured source (too
     many nested loops or indentation levels), fall back to the flat form, whose nesting is constant."""
-    gen = generate(rc, variant, name)
+    try:
+        gen = generate(rc, variant, name)
+    except VMError as e:
+        raise VMError(f"{filename}: function {rc.name}: {e}") from None
     try:
         return gen, _compile(gen, filename)
     except (SyntaxError, RecursionError, MemoryError):

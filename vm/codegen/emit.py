@@ -26,8 +26,9 @@ from typing import Any
 
 import attrs
 
+from vm.codegen.counters import CounterPlan, plan_counters
 from vm.codegen.instrs import InstrWriter
-from vm.codegen.layout import TOP, Layout, Region
+from vm.codegen.layout import TOP, ForLoop, Layout, Region
 from zir.regcode import REG_OPS, RegCode, RInstr
 
 __all__ = ["Generated", "Variant", "generate"]
@@ -66,6 +67,11 @@ class Generated:
     structured: bool
     #: No `yield` at all (the code calls nothing that could be VM code): a plain function.
     leaf: bool = False
+    #: Lines (1-based) of `for` statements (see `vm.profiler.RegisterProfile.exit`).
+    precount: frozenset[int] = frozenset()
+    #: The control-flow facts the code was generated from, and where it counts (profiled code).
+    layout: Layout | None = None
+    plan: CounterPlan | None = None
 
 
 def generate(rc: RegCode, variant: Variant, name: str = "_zir_fn", structured: bool = True) -> Generated:
@@ -84,10 +90,15 @@ class _Emitter:
         self.v = variant
         self.name = name
         self.w = InstrWriter(list(rc.cellvars) + list(rc.freevars), len(rc.cellvars))
+        self.w.profiled = variant.counts
+        self.plan = plan_counters(layout, variant.profile == "full")
         self.lines: list[tuple[int, str, tuple[int, int] | None]] = []
         self.instruments: set[str] = set()
         self.uses_b = False
         self.follows = {r.follow for r in layout.regions.values() if r.follow is not None}
+        #: Generated line numbers of `for` statements: an exception there was raised by the loop
+        #: header's `iter_next`, which has not been counted yet.
+        self.precount: set[int] = set()
 
     # -- output ------------------------------------------------------------------------------------
 
@@ -133,6 +144,7 @@ class _Emitter:
             if params:
                 self.line(2, f"{', '.join(params)}{',' if len(params) == 1 else ''} = _A")
             self.lines.extend(prologue)
+            offset = len(self.lines)
             self.lines.extend(body)
             clear = regs + [f"c{k}" for k in range(len(rc.cellvars) + len(rc.freevars))] + sorted(w.temps)
             if clear:
@@ -144,12 +156,15 @@ class _Emitter:
             init = [r for r in regs if r not in params and lay.live_in[0] & self.bit_of(r)]
             if init:
                 self.line(1, f"{' = '.join(init)} = _U")
+            offset = len(self.lines)
             self.lines.extend(body)
         text = "\n".join("    " * ind + t for ind, t, _ in self.lines) + "\n"
         where = [wh for _, _, wh in self.lines]
         leaf = not self.v.pooled and not w.yields
+        # the body moved below the header and prologue: shift the `for` line numbers with it
+        precount = frozenset(n + offset for n in self.precount)
         return Generated(self.name, text, dict(w.values), set(w.used), set(self.instruments), where,
-                         lay.structured, leaf)
+                         lay.structured, leaf, precount, lay, self.plan)
 
     def bit_of(self, reg: str) -> int:
         n = int(reg[1:])
@@ -213,13 +228,42 @@ class _Emitter:
             self.line(ind, "else:")
             self.line(ind + 1, "break")
 
+    def for_loop(self, c: Region, ind: int, spec: ForLoop) -> None:
+        """`for v in it:` for loop `c` (see `Layout.for_loops`). The iterator came from `get_iter`,
+        so `for` must not call `iter()` on it with effect: a builtin iterator returns itself; any
+        other is handed over through `_Once`, whose `__iter__` returns it unchanged."""
+        item, it, body, exit_ = self.w.op(spec.item), self.w.op(spec.iterator), spec.body, spec.exit
+        h = c.header
+        parent = c.parent
+        assert parent is not None
+        once, selfiter = self.w.use("_Once"), self.w.use("_SELFITER")
+        self.line(ind, f"for {item} in ({it} if id(type({it})) in {selfiter} else {once}({it})):", (h, 0))
+        self.precount.add(len(self.lines))
+        # the header's iterations are its body's count when the plan says so
+        self.count_block(h, ind + 1, timed=False, counted=h not in self.plan.for_headers)
+        if self.v.profile == "full" and h not in self.plan.taken_by:
+            self.line(ind + 1, f"{self.instrument('_BT')}[{h}] += 1")
+        self.goto(body, c, ind + 1)
+        if exit_ != c.follow or self.v.counts or self.v.steps:
+            self.line(ind, "else:")
+            before = len(self.lines)
+            self.count_block(h, ind + 1, timed=False)
+            if exit_ != c.follow:
+                self.goto(exit_, parent, ind + 1)
+            elif len(self.lines) == before:
+                self.line(ind + 1, "pass")
+
     def inline_loop(self, c: Region, ind: int) -> None:
         """Loop `c` written at its only entry edge, then what follows it."""
-        if c.chain:
-            self.uses_b = True
-            self.line(ind, f"_b = {c.header}")
-        self.line(ind, "while True:")
-        self.region(c, ind + 1)
+        spec = self.lay.for_loops.get(c.header)
+        if spec is not None:
+            self.for_loop(c, ind, spec)
+        else:
+            if c.chain:
+                self.uses_b = True
+                self.line(ind, f"_b = {c.header}")
+            self.line(ind, "while True:")
+            self.region(c, ind + 1)
         parent = c.parent
         assert parent is not None
         if c.follow is not None:
@@ -271,6 +315,10 @@ class _Emitter:
 
     def dispatch(self, t: int, ctx: Region, ind: int) -> None:
         """Jump through the dispatch chain to block `t`."""
+        if t == ctx.follow:
+            # written right after this loop's `while`: the `break` lands there
+            self.line(ind, "break")
+            return
         self.uses_b = True
         self.line(ind, f"_b = {t}")
         self.line(ind, "continue" if t in ctx.subtree else "break")
@@ -289,7 +337,7 @@ class _Emitter:
 
     # -- blocks ------------------------------------------------------------------------------------
 
-    def count_block(self, k: int, ind: int) -> None:
+    def count_block(self, k: int, ind: int, timed: bool = True, counted: bool = True) -> None:
         v = self.v
         n = len(self.rc.blocks[k].instrs)
         if v.steps:
@@ -297,9 +345,9 @@ class _Emitter:
             self.line(ind, f"{rt}.steps += {n}")
             self.line(ind, f"if {rt}.steps > {self.instrument('_LIMIT')}: "
                            f"raise {self.instrument('_STEPS')}(_F, {k})")
-        if v.counts:
+        if v.counts and counted and k in self.plan.counted:
             self.line(ind, f"{self.instrument('_P')}[{k}] += 1")
-        if v.profile in ("detailed", "full"):
+        if v.profile in ("detailed", "full") and timed:
             self.line(ind, f"_t{k} = {self.instrument('_ns')}()")
 
     def time_block(self, k: int, ind: int) -> None:
@@ -424,14 +472,14 @@ class _Emitter:
         taken = self.v.profile == "full"
         if self.cheap(f, ctx) or not self.cheap(t, ctx):
             self.line(ind, f"if {cond}:", where)
-            if taken:
+            if taken and k not in self.plan.taken_by:
                 self.line(ind + 1, f"{self.instrument('_BT')}[{k}] += 1")
             self.goto(t, ctx, ind + 1)
             self.goto(f, ctx, ind)
         else:
             self.line(ind, f"if not ({cond}):", where)
             self.goto(f, ctx, ind + 1)
-            if taken:
+            if taken and k not in self.plan.taken_by:
                 self.line(ind, f"{self.instrument('_BT')}[{k}] += 1")
             self.goto(t, ctx, ind)
 

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vm.codegen.support import HELPERS
+from zir.errors import VMError
 from zir.ir import UNBOUND
 from zir.ops import EXHAUSTED, OPS, OpDef
 from zir.regcode import REG_OPS, Imm, Reg, RInstr, Slot
@@ -35,6 +36,10 @@ __all__ = ["InstrWriter", "Lines", "inplace_base"]
 Lines = list[tuple[int, str]]
 
 _COMPARE_SYMBOLS = frozenset({"<", "<=", "==", "!=", ">", ">=", "in", "not in", "is", "is not"})
+
+
+def _at(i: RInstr) -> str:
+    return f" (line {i.line})" if i.line is not None else ""
 
 
 def inplace_base(row: OpDef) -> OpDef | None:
@@ -70,6 +75,14 @@ class InstrWriter:
         self.temps: set[str] = set()
         #: Has a call (a `yield` to the trampoline) been written?
         self.yields = False
+        #: Is the code profiled (a leaf called in place reports its exceptions to its profile)?
+        self.profiled = False
+
+    def site_cache(self) -> str:
+        """A new call-site cache (see `_call`): a list bound to a fresh `_c<N>` name."""
+        name = f"_c{sum(1 for n in self.values if n.startswith('_c'))}"
+        self.values[name] = [None, None, None, None]
+        return name
 
     # -- operands ----------------------------------------------------------------------------------
 
@@ -139,7 +152,7 @@ class InstrWriter:
             args = [self.op(a) for a in i.args] + [self.literal(i.attrs[k]) for k in row.attrs]
             call = f"{fn}({', '.join(args)})"
             return [(0, f"{self.op(i.dest)} = {call}" if i.dest is not None else call)]
-        raise NotImplementedError(f"register VM: no source form for '{i.op}'")
+        raise VMError(f"the register VM cannot run '{i.op}' yet{_at(i)}")
 
     def condition(self, i: RInstr) -> str:
         """The Python condition of a two-way branch (true: first target)."""
@@ -150,7 +163,7 @@ class InstrWriter:
             return f"{self.op(i.args[0])} is not {self.use('_EXH')}"
         if row.symbol is not None and row.arity == 2:
             return f"{self.op(i.args[0])} {row.symbol} {self.op(i.args[1])}"
-        raise NotImplementedError(f"register VM: no branch form for '{i.op}'")
+        raise VMError(f"the register VM cannot branch with '{i.op}'{_at(i)}")
 
     def may_raise_condition(self, i: RInstr) -> bool:
         """Can evaluating the branch condition raise (it calls `__bool__` or a comparison)?"""
@@ -378,7 +391,24 @@ def _call(w: InstrWriter, i: RInstr) -> Lines:
     f = w.op(i.args[0])
     args = [w.op(a) for a in i.args[1:]]
     tup = f"({', '.join(args)}{',' if len(args) == 1 else ''})"
-    return w.call_lines(w.op(i.dest), f, tup, "None", f"{f}({', '.join(args)})")
+    lines = w.call_lines(w.op(i.dest), f, tup, "None", f"{f}({', '.join(args)})")
+    if not isinstance(i.args[0], Reg):
+        return lines
+    # A plain Python function that calls nothing (a leaf) is called right here, not through the
+    # trampoline: each call site caches the last such function it saw ([function, generated
+    # function, frame record, last function seen that is not a leaf]).
+    cache = w.site_cache()
+    direct = f"{w.op(i.dest)} = {cache}[1]({cache}[2]{''.join(', ' + a for a in args)})"
+    if w.profiled:
+        body: Lines = [(0, "try:"), (1, direct), (0, "except BaseException as _e:"),
+                       (1, f"{w.use('_leaf_exit')}(_e, {cache})"), (1, "raise")]
+    else:
+        body = [(0, direct)]
+    head = [(0, lines[0][1]), (0, f"if {f} is {cache}[0]:"), *[(1 + d, t) for d, t in body],
+            (0, f"elif _t is {w.use('_FT')} and {f} is not {cache}[3] and {w.use('_leaf')}({f}, {len(args)}, "
+                f"{cache}):"),
+            *[(1 + d, t) for d, t in body]]
+    return head + [(0, "el" + lines[1][1])] + lines[2:]
 
 
 @_by_name("call_kw")

@@ -41,6 +41,17 @@ def reg_defs(i: RInstr) -> list[Reg | Slot]:
     return [i.dest] if i.dest is not None else []
 
 
+@attrs.frozen
+class ForLoop:
+    """A loop whose header is just `item = iter_next iterator; cbr_more item, body, exit`, written
+    as Python's own `for item in iterator:` (see `Layout._for_loops` for when that is exact)."""
+
+    item: Reg
+    iterator: Reg
+    body: int
+    exit: int
+
+
 @attrs.define(eq=False)
 class Region:
     """A loop (`header` >= 0) or the whole function (`header == TOP`) as the generator sees it.
@@ -100,6 +111,8 @@ class Layout:
         self._attach()
         self._arms()
         self.live_in, self.live_after = self._liveness()
+        #: Inline loops written as Python `for` statements, by header.
+        self.for_loops: dict[int, ForLoop] = self._for_loops()
 
     @classmethod
     def of(cls, rc: RegCode, structured: bool = True) -> Layout:
@@ -237,6 +250,34 @@ class Layout:
             best = max(best, c.depth)
             work.extend(c.children)
         return best
+
+    def _for_loops(self) -> dict[int, ForLoop]:
+        """The inline loops that can be Python's `for`: the header has no handler (a `for` cannot
+        route its `next()` exceptions to one), the loop has no dispatch chain (so `continue` always
+        means the header), nothing in the loop writes the iterator register (`for` keeps its own
+        reference), and the item register, EXHAUSTED on the exit path, is dead there."""
+        out = {}
+        for h, c in sorted(self.regions.items()):
+            if h == TOP or not c.inline or c.chain:
+                continue
+            hb = self.rc.blocks[h]
+            if hb.handler is not None or len(hb.instrs) != 2:
+                continue
+            nxt, br = hb.instrs
+            if nxt.op != "iter_next" or br.op != "cbr_more" or nxt.dest is None or br.args != (nxt.dest,):
+                continue
+            it, item = nxt.args[0], nxt.dest
+            body, exit_ = br.targets
+            if not isinstance(it, Reg) or not isinstance(item, Reg):
+                continue
+            if body not in c.subtree or exit_ in c.subtree:
+                continue
+            if any(i.dest == it for k in c.subtree for i in self.rc.blocks[k].instrs):
+                continue
+            if self.live_in[exit_] & self.bit(item):
+                continue
+            out[h] = ForLoop(item, it, body, exit_)
+        return out
 
     # -- liveness ----------------------------------------------------------------------------------
 

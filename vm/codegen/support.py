@@ -16,7 +16,7 @@ being handled, `rt.handled`) and for the bookkeeping that keeps `__context__` ex
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vm.runtime import FRAME_BUILTINS, VMFault, VMFunction
@@ -126,6 +126,41 @@ def _before_with(mgr: Any) -> tuple[Any, Any]:
     return exit_, enter()
 
 
+class _Once:
+    """Hands an iterator to a `for` statement: `iter()` of it is the iterator itself, with no call
+    of the iterator's own `__iter__` (which `get_iter` already made)."""
+
+    __slots__ = ("it",)
+
+    def __init__(self, it: Any) -> None:
+        self.it = it
+
+    def __iter__(self) -> Any:
+        return self.it
+
+
+def _generator() -> Iterator[int]:
+    yield 0
+
+
+def _self_iterators() -> frozenset[int]:
+    """ids of builtin iterator types whose `iter()` is the iterator itself, without side effects."""
+    import itertools
+
+    samples: list[Any] = [
+        iter([]), iter(()), iter(range(0)), iter(range(2**70, 2**70 + 1)), iter(""), iter(b""),
+        iter(bytearray()), iter({}), iter({}.values()), iter({}.items()), iter(set()), reversed([]),
+        reversed(range(0)), enumerate(()), zip(), map(len, ()), filter(None, ()), _generator(),
+        itertools.count(), itertools.repeat(0), itertools.chain(), itertools.islice((), 0),
+        iter(frozenset()), iter(memoryview(b"")), iter(lambda: 0, 0),
+    ]
+    return frozenset(id(type(s)) for s in samples)
+
+
+#: The types themselves are kept alive by the interpreter, so their ids stay theirs.
+_SELF_ITERATORS = _self_iterators()
+
+
 def _constants() -> dict[str, Any]:
     return {
         "_U": UNBOUND, "_M": MISSING, "_EXH": EXHAUSTED, "_RET": RETURN,
@@ -138,7 +173,7 @@ def _constants() -> dict[str, Any]:
         "_dict_merge": dict_merge, "_unpack": _unpack, "_unpack_star": _unpack_star, "_split_kw": _split_kw,
         "_kwargs_for_call": kwargs_for_call, "_args_for_call": args_for_call, "_build_class": _build_class,
         "_import_name": import_name, "_import_from": import_from, "_exc_match": _exc_match,
-        "_before_with": _before_with, "_with_exit": with_exit,
+        "_before_with": _before_with, "_with_exit": with_exit, "_Once": _Once, "_SELFITER": _SELF_ITERATORS,
     }
 
 
@@ -196,8 +231,32 @@ def _bound(rt: RegisterRuntime) -> dict[str, Callable[..., Any]]:
         rt.raised_ctx = e.__context__
         return e
 
+    programs = rt.programs
+
+    def leaf(f: types.FunctionType, nargs: int, cache: list[Any]) -> bool:
+        """Is `f` a leaf VM function taking exactly `nargs` positional arguments? Fill the call
+        site's cache either way (compiling `f` if needed; a front-end refusal means "not a leaf")."""
+        code = f.__code__
+        known = programs.get(id(code))
+        prog: Any = known[1] if known is not None and known[0] is code else rt._compile_callee(f)
+        if prog is not None and prog.leaf and prog.simple and prog.argcount == nargs:
+            from vm.register_vm import RFrame
+
+            rec = RFrame()
+            rec.prog, rec.func, rec.args, rec.gen, rec.send, rec.ret = prog, f, (), None, None, None
+            cache[0], cache[1], cache[2] = f, prog.genfn, rec
+            return True
+        cache[3] = f
+        return False
+
+    def leaf_exit(e: BaseException, cache: list[Any]) -> None:
+        """An exception left a leaf called in place: its profile locates it."""
+        profile = cache[2].prog.profile
+        if profile is not None:
+            profile.exit(e)
+
     return {"_hcall": hcall, "_caught": caught, "_raise": raise_, "_reraise_handled": reraise_handled,
-            "_reraise": reraise}
+            "_reraise": reraise, "_leaf": leaf, "_leaf_exit": leaf_exit}
 
 
 def namespace(rt: RegisterRuntime) -> dict[str, Any]:
@@ -211,4 +270,5 @@ def namespace(rt: RegisterRuntime) -> dict[str, Any]:
 #: The names `namespace` provides (generated code may use only these, `_k<N>` constants and the
 #: profile and step-limit names of `vm.codegen.emit`).
 HELPERS: frozenset[str] = frozenset(
-    [*_constants(), "_hcall", "_caught", "_raise", "_reraise_handled", "_reraise", "_rt"])
+    [*_constants(), "_hcall", "_caught", "_raise", "_reraise_handled", "_reraise", "_leaf", "_leaf_exit",
+     "_rt"])
