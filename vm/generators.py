@@ -33,7 +33,7 @@ import types
 from collections.abc import Generator
 from typing import Any
 
-from vm.tasks import release_if_unshared
+from vm.tasks import Task
 from zir.bytecode.code import COROUTINE, GENERATOR, Code
 from zir.ops import get_awaitable
 
@@ -125,22 +125,22 @@ def step_await(stack: list[Any]) -> Any:
     """AWAIT [awaitable]: a resolved VM task gives its result (or raises) without suspending;
     anything else is awaited as `await x` would (GET_AWAITABLE, then YIELD_FROM)."""
     top = stack[-1]
+    if type(top) is Task and top._state:
+        stack[-1] = top._zir_take()
+        if _getrefcount(top) <= _AWAIT_REFS:
+            top._sched.release(top)
+        return CONTINUE
     if type(top) is Resume:
         return step_yield_from(stack)
-    ready = getattr(top, "_zir_ready", None)
-    if ready is not None and ready():
-        del ready
-        stack[-1] = top._zir_take()
-        release_if_unshared(top, _AWAIT_REFS)
-        return CONTINUE
     stack[-1] = get_awaitable(top)
     stack.append(None)
     return step_yield_from(stack)
 
 
-#: References to a task that `step_await` itself holds while it releases it (its local, the
-#: parameter of `release_if_unshared` and `sys.getrefcount`'s argument).
-_AWAIT_REFS = 3
+#: References to a finished task that `step_await` itself holds when it checks whether anything
+#: else does (its local and `sys.getrefcount`'s argument).
+_AWAIT_REFS = 2
+_getrefcount = sys.getrefcount
 
 
 # -- register mode -----------------------------------------------------------------------------------
@@ -169,8 +169,7 @@ def delegate(it: Any, value: Any) -> Generator[Any, Any, Any]:
 
 def await_value(awaitable: Any) -> Generator[Any, Any, Any]:
     """AWAIT for a register-mode frame: the result at once when resolved, else `yield from`."""
-    ready = getattr(awaitable, "_zir_ready", None)
-    if ready is not None and ready():
+    if type(awaitable) is Task and awaitable._state:
         return awaitable._zir_take()
     return (yield from delegate(get_awaitable(awaitable), None))
 
@@ -283,6 +282,11 @@ class _Suspendable:
         if value is None:
             raise StopIteration
         raise StopIteration(value)
+
+    def _started(self, exc: BaseException | None) -> None:
+        """Mark the frame as already run up to a suspension (a task's first step ran it)."""
+        self._state = _SUSPENDED
+        self._exc = exc
 
     def _stop_error(self, stop: StopIteration) -> RuntimeError:
         err = RuntimeError(f"{self._what} raised StopIteration")

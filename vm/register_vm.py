@@ -334,9 +334,21 @@ class RegisterRuntime(Runtime):
             return None
         if prog is None:
             return None
-        if kwargs is not None or not prog.simple or len(args) != prog.argcount:
+        if kwargs is not None or not prog.spec.simple or len(args) != prog.argcount:
             args = bind(prog.spec, f.__qualname__, args, kwargs, f.__defaults__, f.__kwdefaults__)
         return self.activation(prog, f, args)
+
+    def first_step(self, frame: Any) -> Any:
+        """Run a new coroutine frame until it suspends or returns (SPAWN's first step): a frame
+        that calls nothing and never suspends (a leaf) is just called, without a trampoline."""
+        prog = frame.prog
+        if not prog.leaf or self.profiler is not None:
+            return execute(self, frame, None)
+        try:
+            return prog.genfn(frame, *frame.args)
+        finally:
+            if self.pools:
+                prog.pool.give(frame)  # type: ignore[union-attr]
 
     def resume(self, frame: RFrame, value: Any, exc: BaseException | None, started: bool,
                host_exc: BaseException | None) -> Any:

@@ -135,6 +135,11 @@ class Runtime:
         finally:
             self.handled = saved
 
+    def first_step(self, frame: Frame) -> Any:
+        """Run a new coroutine frame from its start until it suspends (`yielded` set) or returns
+        (SPAWN's first step of a task, vm/tasks.py)."""
+        return self.execute(self, frame, None)
+
     def step_budget(self) -> int:
         """How many more instructions may run before the step limit ends the program."""
         if self.max_steps is None:

@@ -304,6 +304,10 @@ def spawn(rt: Any, f: Any, args: tuple[Any, ...] | list[Any]) -> Any:
         sched = scheduler_of(rt)
     try:
         frame = rt.frame_for_call(f, args, None)
+        if frame is not None:
+            kind = frame.prog.suspends
+            if kind is not None and kind._zir_coroutine:
+                return _start_frame(rt, sched, frame)
         if frame is not None and frame.prog.suspends is not None:
             coro: Any = frame.prog.suspends(rt, frame)
         elif frame is not None:
@@ -321,6 +325,56 @@ def spawn(rt: Any, f: Any, args: tuple[Any, ...] | list[Any]) -> Any:
             raise
         return sched.failed(e)
     return sched.start(coro)
+
+
+def _start_frame(rt: Any, sched: Scheduler, frame: Any) -> Task:
+    """Start a VM coroutine's frame as a task: its first step runs here, and its coroutine object
+    is made only if it suspends (the common trivial task returns at once: no object, no
+    StopIteration)."""
+    saved = rt.handled
+    rt.yielded = False
+    sched.spawned += 1
+    try:
+        value = rt.first_step(frame)
+    except StopIteration as stop:
+        err = RuntimeError("coroutine raised StopIteration")
+        err.__cause__ = stop
+        return _done(sched, None, err)
+    except BaseException as e:  # noqa: BLE001 -- the task's outcome, raised by AWAIT
+        if _is_fault(e) or isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
+        return _done(sched, None, e)
+    finally:
+        own = rt.handled
+        rt.handled = saved
+    if not rt.yielded:
+        return _done(sched, value, None)
+    rt.yielded = False
+    coro = frame.prog.suspends(rt, frame)
+    coro._started(own if own is not saved else None)
+    task = sched.new_task()
+    task._coro = coro
+    task._loop = asyncio._get_running_loop()
+    sched.suspends += 1
+    sched._wait(task, value)
+    return task
+
+
+def _done(sched: Scheduler, value: Any, exc: BaseException | None) -> Task:
+    """A task object that finished inside SPAWN with `value` (or `exc`)."""
+    free = sched.free
+    if free:
+        sched.reused += 1
+        task = free.pop()
+    else:
+        sched.made += 1
+        task = Task()
+        task._sched = sched
+    sched.eager += 1
+    task._state = _DONE
+    task._result = value
+    task._exc = exc
+    return task
 
 
 def spawn_handler(rt: Any, frame: Any, stack: list[Any], n: int) -> None:
