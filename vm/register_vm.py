@@ -348,7 +348,7 @@ class RegisterRuntime(Runtime):
             return prog.genfn(frame, *frame.args)
         finally:
             if self.pools:
-                prog.pool.give(frame)  # type: ignore[union-attr]
+                prog.pool.give(frame)
 
     def resume(self, frame: RFrame, value: Any, exc: BaseException | None, started: bool,
                host_exc: BaseException | None) -> Any:
