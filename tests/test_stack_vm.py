@@ -285,6 +285,41 @@ def for_loop_and_jumps() -> list[Case]:
     return [(code, (range(10),), 20), (code, (5,), Raises(TypeError, "'int' object is not iterable"))]
 
 
+class _Failing:
+    """An iterator that gives 1, 2, then raises ValueError."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __iter__(self) -> _Failing:
+        return self
+
+    def __next__(self) -> int:
+        self.n += 1
+        if self.n > 2:
+            raise ValueError("no more")
+        return self.n
+
+
+@case
+def for_iter_back_loop() -> list[Case]:
+    # s = 0; for v in xs: s += v, with the loop inverted: FOR_ITER once, then FOR_ITER_BACK at the
+    # bottom jumps back to the body with the next item, or pops the iterator and falls through.
+    code = asm("LOAD_CONST 0; STORE_FAST s; LOAD_FAST xs; GET_ITER; FOR_ITER done; "
+               "body:; STORE_FAST v; LOAD_FAST s; LOAD_FAST v; ADD; STORE_FAST s; FOR_ITER_BACK body; "
+               "done:; LOAD_FAST s; RETURN_VALUE", params=("xs",))
+    # The same in a try: an exception from the iterator's __next__ at FOR_ITER_BACK is caught
+    # with the handler's depth (the iterator is dropped).
+    guarded = asm("LOAD_CONST 0; STORE_FAST s; LOAD_FAST xs; GET_ITER; start:; FOR_ITER done; "
+                  "body:; STORE_FAST v; LOAD_FAST s; LOAD_FAST v; ADD; STORE_FAST s; FOR_ITER_BACK body; "
+                  "end:; done:; LOAD_FAST s; RETURN_VALUE; "
+                  "h:; POP_TOP; LOAD_FAST s; LOAD_CONST 100; ADD; RETURN_VALUE",
+                  params=("xs",), handlers=(("start", "end", "h", 0, False),))
+    return [(code, ([1, 2, 3],), 6), (code, ([],), 0),
+            (code, ("ab",), Raises(TypeError, "unsupported operand type(s) for +: 'int' and 'str'")),
+            (guarded, (_Failing(),), 103), (guarded, ([5],), 5)]
+
+
 @case
 def iter_next_loop() -> list[Case]:
     code = asm("LOAD_CONST 0; STORE_FAST s; LOAD_FAST xs; GET_ITER; STORE_FAST it; "
@@ -675,6 +710,17 @@ def test_max_steps_ends_runaway_loop_and_cannot_be_caught() -> None:
                                           r"\(max_steps=1000\)$"):
             machine.run(_spin(catch_all))
         assert 1000 < machine.stats()["instructions"] <= 1002
+
+
+def test_max_steps_ends_a_loop_of_for_iter_back() -> None:
+    import itertools
+
+    code = asm("LOAD_FAST xs; GET_ITER; FOR_ITER done; body:; POP_TOP; FOR_ITER_BACK body; "
+               "done:; LOAD_CONST None; RETURN_VALUE", params=("xs",))
+    machine = vm.VM(mode="stack", max_steps=1000)
+    with pytest.raises(VMError, match=r"step limit exceeded \(max_steps=1000\)$"):
+        machine.run(code, itertools.count())
+    assert 1000 < machine.stats()["instructions"] <= 1002
 
 
 def test_steps_are_counted_across_runs() -> None:

@@ -55,13 +55,13 @@ KIND_NAMES = (
     "POP_JUMP_IF_FALSE", "POP_TOP", "CALL", "RETURN", "POP_JUMP_IF_TRUE", "FOR_ITER", "JUMP",
     "NARY", "UNARY", "LOAD_DEREF", "STORE_DEREF", "CALL_KW", "CALL_EX", "COPY", "SWAP",
     "JUMP_IF_FALSE_OR_POP", "JUMP_IF_TRUE_OR_POP", "POP_JUMP_IF_IS", "POP_JUMP_IF_IS_NOT",
-    "RAISE", "RERAISE", "SLOW", "YIELD",
+    "RAISE", "RERAISE", "SLOW", "YIELD", "FOR_ITER_BACK",
 )
 (K_LOAD_FAST, K_LOAD_PARAM, K_LOAD_CONST, K_STORE_FAST, K_BINARY, K_LOAD_GLOBAL, K_ATTR,
  K_POP_JUMP_IF_FALSE, K_POP_TOP, K_CALL, K_RETURN, K_POP_JUMP_IF_TRUE, K_FOR_ITER, K_JUMP,
  K_NARY, K_UNARY, K_LOAD_DEREF, K_STORE_DEREF, K_CALL_KW, K_CALL_EX, K_COPY, K_SWAP,
  K_JUMP_IF_FALSE_OR_POP, K_JUMP_IF_TRUE_OR_POP, K_POP_JUMP_IF_IS, K_POP_JUMP_IF_IS_NOT,
- K_RAISE, K_RERAISE, K_SLOW, K_YIELD) = range(len(KIND_NAMES))
+ K_RAISE, K_RERAISE, K_SLOW, K_YIELD, K_FOR_ITER_BACK) = range(len(KIND_NAMES))
 
 FunctionType = types.FunctionType
 MethodType = types.MethodType
@@ -113,6 +113,7 @@ def _decode_special(op: str, arg: Any, code: Code, params: frozenset[int]) -> De
 _SIMPLE_KINDS = {
     "STORE_FAST": K_STORE_FAST, "POP_TOP": K_POP_TOP, "CALL": K_CALL, "CALL_KW": K_CALL_KW,
     "CALL_EX": K_CALL_EX, "RETURN_VALUE": K_RETURN, "JUMP": K_JUMP, "FOR_ITER": K_FOR_ITER,
+    "FOR_ITER_BACK": K_FOR_ITER_BACK,
     "POP_JUMP_IF_FALSE": K_POP_JUMP_IF_FALSE, "POP_JUMP_IF_TRUE": K_POP_JUMP_IF_TRUE,
     "JUMP_IF_FALSE_OR_POP": K_JUMP_IF_FALSE_OR_POP, "JUMP_IF_TRUE_OR_POP": K_JUMP_IF_TRUE_OR_POP,
     "COPY": K_COPY, "SWAP": K_SWAP, "LOAD_DEREF": K_LOAD_DEREF, "STORE_DEREF": K_STORE_DEREF,
@@ -205,7 +206,7 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
     LOAD_FAST, LOAD_PARAM, LOAD_CONST, STORE_FAST = K_LOAD_FAST, K_LOAD_PARAM, K_LOAD_CONST, K_STORE_FAST
     BINARY, LOAD_GLOBAL, ATTR, POP_JUMP_IF_FALSE = K_BINARY, K_LOAD_GLOBAL, K_ATTR, K_POP_JUMP_IF_FALSE
     POP_TOP, CALL, RETURN, POP_JUMP_IF_TRUE = K_POP_TOP, K_CALL, K_RETURN, K_POP_JUMP_IF_TRUE
-    FOR_ITER, JUMP, NARY, UNARY = K_FOR_ITER, K_JUMP, K_NARY, K_UNARY
+    FOR_ITER, FOR_ITER_BACK, JUMP, NARY, UNARY = K_FOR_ITER, K_FOR_ITER_BACK, K_JUMP, K_NARY, K_UNARY
     LOAD_DEREF, STORE_DEREF, CALL_KW, CALL_EX = K_LOAD_DEREF, K_STORE_DEREF, K_CALL_KW, K_CALL_EX
     COPY, SWAP, SLOW = K_COPY, K_SWAP, K_SLOW
     JUMP_IF_FALSE_OR_POP, JUMP_IF_TRUE_OR_POP = K_JUMP_IF_FALSE_OR_POP, K_JUMP_IF_TRUE_OR_POP
@@ -358,6 +359,16 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                             push(next(stack[-1]))
                         except StopIteration:
                             pop()
+                            pc = arg
+                    elif op == FOR_ITER_BACK:
+                        try:
+                            push(next(stack[-1]))
+                        except StopIteration:
+                            pop()
+                        else:
+                            if steps > limit:
+                                frame.pc = pc
+                                raise rt.step_limit_error(frame)
                             pc = arg
                     elif op == COPY:
                         push(stack[-arg])

@@ -469,6 +469,10 @@ _row("get_iter", 1, True, effects=DUNDER, impl=iter, zbc="GET_ITER", pops=_fixed
 _row("for_iter", 0, False, ir=False, effects=DUNDER | C, zbc="FOR_ITER", zarg=ZArg.JUMP, pops=_fixed(1),
      pushes=_fixed(2), branch_pushes=_fixed(0), generic=False,
      doc="push the iterator's next item, or pop the iterator and jump when it is exhausted")
+_row("for_iter_back", 0, False, ir=False, effects=DUNDER | C, zbc="FOR_ITER_BACK", zarg=ZArg.JUMP,
+     pops=_fixed(1), pushes=_fixed(0), branch_pushes=_fixed(2), generic=False,
+     doc="FOR_ITER with the branch inverted, for a loop's back edge: push the iterator's next item "
+         "and jump (to the loop body), or pop the iterator and fall through when it is exhausted")
 _row("iter_next", 1, True, effects=DUNDER, zbc="ITER_NEXT", pops=_fixed(1), pushes=_fixed(1),
      doc="the iterator's next item, or the EXHAUSTED marker (StopIteration is absorbed); ZBC "
          "ITER_NEXT pops the iterator")

@@ -1,36 +1,47 @@
 """`zir.stackify(f) -> Code`: IR (not in SSA form) back to ZBC, for the stack VM at O1/O2.
 
-Every Var becomes a local of the new code object (parameters keep their slots, names and order).
-A value used once, by a later instruction of the same block, and dead after that use, stays on the
-operand stack instead of going through a STORE_FAST/LOAD_FAST pair, as LLVM's WebAssembly back end
-does (`WebAssemblyRegStackify.cpp`: single-use definitions are folded into the expression tree of
-their user). Concretely, for each instruction K the operands are matched right to left against
-the instructions just before it: an operand defined by the instruction immediately before the
-current tree, read once by K, dead after K (liveness from `zir.analysis`, exception edges
-included), and neither read nor written in between, is left on the stack, and the walk continues
-before that operand's own tree. Operands that are not stacked are locals or constants; their loads
-are placed between the stacked trees in operand order. Moving a load of a local earlier or later
-is safe because the instructions it moves across only make stacked values, never that local's.
+Every Var may become a local of the new code object (parameters keep their slots, names and
+order); locals the emitted code never touches are left out, so frames stay small. Values stay on
+the operand stack instead of going through a STORE_FAST/LOAD_FAST pair in three ways:
+
+* inside a block, a value used once, right after it is made (`zir.stackify_trees`: expression
+  trees, as LLVM's WebAssembly back end stackifies, `WebAssemblyRegStackify.cpp`);
+* across a block boundary, an *entry value*: a value that every predecessor makes last (or loads)
+  and that the first tree of the block consumes. A `br` leaves it on the stack; a `cbr` on it
+  becomes JUMP_IF_TRUE_OR_POP / JUMP_IF_FALSE_OR_POP when only the target that jumps reads it (the
+  front end's shape for `a or b`); a FOR_ITER leaves the item for the loop body. This is what the
+  front end's code does for `x if c else y`, `a and b` and `for x in ...: total += x`;
+* a `for` loop's iterator, for the whole loop (`zir.stackify_loops`), as CPython keeps it: FOR_ITER
+  reads it in place, edges leaving the loop pop it, and exception-table depths keep it for
+  handlers inside the loop.
+
 Results nobody reads are popped; dead `const`/`copy` instructions are dropped.
 
 Control flow: blocks are laid out in the function's order, `br` to the next block falls through,
 `cbr` becomes POP_JUMP_IF_FALSE/TRUE (plus JUMP when neither target is next). Where ZBC has one
 instruction for an IR pair, the pair is fused: `is %x, None` + `cbr` is POP_JUMP_IF_NONE/NOT_NONE,
 `iter_next` + `cbr_more` is FOR_ITER, `unpack`/`unpack_star` + its `tuple_item`s is
-UNPACK_SEQUENCE/UNPACK_EX. The stack is empty at every block boundary, so a handler block is
-entered with just the exception on the stack (exception-table depth 0), which its `catch` stores.
+UNPACK_SEQUENCE/UNPACK_EX. An edge that leaves a loop pops the loop's resident iterator: inline
+when it falls through or jumps unconditionally, through a trampoline at the end of the code (the
+POP_TOPs and a JUMP) when a conditional jump takes it. A handler block is entered with its resident
+iterators and the exception on the stack (the exception-table depth counts the iterators), and its
+`catch` stores the exception.
 """
 
 from __future__ import annotations
 
 from typing import Any, NoReturn
 
+import attrs
+
 from zir.analysis.liveness import liveness
 from zir.bytecode.code import FLAG_NAMES, VARARGS, VARKEYWORDS, Code, Handler, ZInstr
 from zir.errors import VerifyError
 from zir.ir import UNBOUND, Block, Const, Function, Instr, Value, Var, const_key
-from zir.ops import IR_OPS, OpDef, ZArg
+from zir.ops import IR_OPS, ZBC_OPS, OpDef, ZArg
 from zir.printer import format_instr, format_name
+from zir.stackify_loops import ForLoop, resident_iterators
+from zir.stackify_trees import TreePlan, plan_trees
 
 __all__ = ["stackify"]
 
@@ -40,6 +51,15 @@ _MAYBE_UNBOUND = frozenset({"copy", "check_bound"})
 _DROPPABLE = frozenset({"const", "copy"})
 #: Extra instructions after an operation's ZBC form that reduce what it leaves to its IR result.
 _SWAP_POP = [("SWAP", 2), ("POP_TOP", None)]
+#: Conditional jumps of a two-way branch: (jumps when the test holds, jumps when it does not).
+_BRANCH_JUMPS = {None: ("POP_JUMP_IF_TRUE", "POP_JUMP_IF_FALSE"),
+                 "is": ("POP_JUMP_IF_NONE", "POP_JUMP_IF_NOT_NONE"),
+                 "is_not": ("POP_JUMP_IF_NOT_NONE", "POP_JUMP_IF_NONE")}
+
+#: Tail duplication: a block of at most this many (emitting) instructions may be copied in place
+#: of a jump to it, at most this many copies deep.
+_MAX_COPY_SIZE = 4
+_MAX_COPY_DEPTH = 2
 
 _Body = list[tuple[str, Any]]
 
@@ -50,6 +70,21 @@ def stackify(f: Function) -> Code:
     can run it in place of the code `f` was lifted from. Raises `zir.VerifyError` for IR that
     has no stack form (SSA, phis, a handler block also entered normally)."""
     return _Stackifier(f).run()
+
+
+@attrs.define(slots=True, eq=False)
+class _BlockInfo:
+    """What planning one block needs, computed once."""
+
+    templates: list[list[Value]]
+    silent: list[bool]
+    dead: list[bool]
+    after: list[int]
+    handler_live: int
+    fused: str | None
+    loop: ForLoop | None
+    unpacks: dict[int, int]
+    pinned: set[int]
 
 
 class _Stackifier:
@@ -68,6 +103,14 @@ class _Stackifier:
         self.out: list[ZInstr] = []
         self.fixups: list[tuple[int, str]] = []
         self.label_at: dict[str, int] = {}
+        #: Edges taken by conditional jumps that must pop first: label -> (source, target, pops, line).
+        self.trampolines: dict[str, tuple[Block, str, int, int | None]] = {}
+        #: Blocks whose entry value may be UNBOUND (read by `copy`/`check_bound`): predecessors
+        #: that load it use LOAD_FAST_UNCHECKED.
+        self.unchecked_entries: set[str] = set()
+        #: How many copied blocks deep the current emission is (`_goto`).
+        self.copies = 0
+        self.blocks = {b.label: b for b in f.blocks}
         self._locals(f)
 
     # tables ---------------------------------------------------------------------------------------
@@ -143,20 +186,39 @@ class _Stackifier:
                     raise VerifyError(f"{self.where}: handler block {format_name('^', t)} is also "
                                       f"entered normally from {format_name('^', b.label)}; stackify "
                                       "needs handler blocks entered only by exceptions")
+        for b in blocks:
+            instrs = b.instrs
+            if b.label in handlers and (not instrs or instrs[0].op != "catch"):
+                raise VerifyError(f"{self.where}: handler block {format_name('^', b.label)} does not "
+                                  "start with catch")
+            for k, ins in enumerate(instrs):
+                if ins.op == "catch" and k != 0:
+                    self._fail(b, ins, "catch is not the first instruction of a handler block")
+        self.info = {b.label: self._analyse(b) for b in blocks}
+        loops = [i.loop for i in self.info.values() if i.loop is not None]
+        self.res = resident_iterators(f, self.live, loops)
+        for header in self.res.loops:
+            self.info[header].templates[-2] = []  # FOR_ITER finds the iterator on the stack
+        self.entry_values = self._entry_values(handlers)
         ranges: list[tuple[int, int, str]] = []
         for k, b in enumerate(blocks):
             start = len(self.out)
             self.label_at[b.label] = start
             nxt = blocks[k + 1].label if k + 1 < len(blocks) else None
-            self._block(b, nxt, b.label in handlers)
+            self._block(b, nxt)
             if b.handler is not None and len(self.out) > start:
                 if ranges and ranges[-1][1] == start and ranges[-1][2] == b.handler:
                     ranges[-1] = (ranges[-1][0], len(self.out), b.handler)
                 else:
                     ranges.append((start, len(self.out), b.handler))
+        for label, (source, target, pops, line) in self.trampolines.items():
+            start = self.label_at[label] = len(self.out)
+            self._goto(source, target, pops, None, line)
+            if source.handler is not None:  # a copied block may raise
+                ranges.append((start, len(self.out), source.handler))
         for at, label in self.fixups:
             self.out[at].arg = self.label_at[label]
-        table = [Handler(s, e, self.label_at[h], 0, False) for s, e, h in ranges]
+        table = [Handler(s, e, self.label_at[h], len(self.res.at(h)), False) for s, e, h in ranges]
         return self._code(table)
 
     def _code(self, table: list[Handler]) -> Code:
@@ -171,31 +233,38 @@ class _Stackifier:
         if sig.varkw:
             flags.add(VARKEYWORDS)
         return Code(
-            f.name, instrs=self.out, consts=self.consts, names=self.names, varnames=self.varnames,
-            cellvars=list(f.cellvars), freevars=list(f.freevars), argcount=argcount,
-            posonlyargcount=sig.posonly, kwonlyargcount=sig.kwonly, flags=frozenset(flags),
-            defaults=src.defaults if src is not None else (),
+            f.name, instrs=self.out, consts=self.consts, names=self.names,
+            varnames=self._used_locals(nparams), cellvars=list(f.cellvars), freevars=list(f.freevars),
+            argcount=argcount, posonlyargcount=sig.posonly, kwonlyargcount=sig.kwonly,
+            flags=frozenset(flags), defaults=src.defaults if src is not None else (),
             kwdefaults=dict(src.kwdefaults) if src is not None else {},
             handlers=table, filename=src.filename if src is not None else "<zir>",
             firstlineno=src.firstlineno if src is not None else _first_line(f),
             qualname=src.qualname if src is not None else f.name,
             pycode=src.pycode if src is not None else None)
 
-    # one block ------------------------------------------------------------------------------------
-    def _block(self, block: Block, nxt: str | None, is_handler: bool) -> None:
+    def _used_locals(self, nparams: int) -> list[str]:
+        """Renumber the emitted local operands so that locals no instruction names (values that
+        always stayed on the stack) take no frame slot; parameters keep theirs. Returns varnames."""
+        local_ops = {name for name, row in ZBC_OPS.items() if row.zarg is ZArg.LOCAL}
+        used = sorted({ins.arg for ins in self.out if ins.op in local_ops and ins.arg is not None}
+                      | set(range(nparams)))
+        renumber = {old: new for new, old in enumerate(used)}
+        for ins in self.out:
+            if ins.op in local_ops and ins.arg is not None:
+                ins.arg = renumber[ins.arg]
+        return [self.varnames[k] for k in used]
+
+    # what each block needs --------------------------------------------------------------------------
+    def _analyse(self, block: Block) -> _BlockInfo:
         instrs = block.instrs
-        if is_handler and (not instrs or instrs[0].op != "catch"):
-            raise VerifyError(f"{self.where}: handler block {format_name('^', block.label)} does not "
-                              "start with catch")
-        live = self.live
-        index = live.index
-        after = live.bits_after(block.label)
+        after = self.live.bits_after(block.label)
+        index = self.live.index
         dead = [ins.dest is not None and not after[k] >> index[ins.dest] & 1 for k, ins in enumerate(instrs)]
+        silent = [ins.op in _DROPPABLE and dead[k] for k, ins in enumerate(instrs)]
         templates: list[list[Value]] = []
         for k, ins in enumerate(instrs):
-            if ins.op == "catch" and k != 0:
-                self._fail(block, ins, "catch is not the first instruction of a handler block")
-            if ins.op in _DROPPABLE and dead[k]:
+            if silent[k]:
                 templates.append([])
             elif ins.op == "with_exit":
                 # WITH_EXCEPT_START reads [exit, lasti, prev_exc, exc]; the middle two are unused.
@@ -204,47 +273,16 @@ class _Stackifier:
                 # DICT_MERGE 1 reads the callable two below the dict: [callable, args, dict, m].
                 templates.append([ins.args[2], _NONE, ins.args[0], ins.args[1]])
             else:
-                templates.append(ins.args)
-        fused = self._fuse(block, templates, after)
+                templates.append(list(ins.args))
+        handler_live = self.live.exception_bits(block.label)
+        fused, loop = self._fuse(block, templates, after, handler_live)
         unpacks = self._fuse_unpacks(block, templates, after)
         # Results that never stay on the stack for a later user: the caught exception (it is on
         # the stack before any load could go below it) and unpacked items (pushed all at once).
         pinned = {0} if instrs and instrs[0].op == "catch" else set()
         for k, n in unpacks.items():
             pinned.update(range(k, k + n + 1))
-        stacked, pre = self._plan(block, templates, dead, after, pinned)
-        last = len(instrs) - 1
-        for k, ins in enumerate(instrs):
-            for user, group in reversed(pre[k]):
-                for v in group:
-                    self._load(v, instrs[user])
-            if ins.op in _DROPPABLE and dead[k]:
-                continue
-            if k in unpacks:
-                # UNPACK_SEQUENCE/UNPACK_EX push the items, first on top; the tuple_items that
-                # follow only store them, in index order.
-                if ins.op == "unpack":
-                    self._put("UNPACK_SEQUENCE", unpacks[k], ins.line)
-                else:
-                    self._put("UNPACK_EX", ins.attrs["before"] | ins.attrs["after"] << 8, ins.line)
-                continue
-            if ins.op == "tuple_item" and k in pinned:
-                pass
-            elif fused is not None and k == last - 1:
-                if fused == "iter":
-                    self._jump("FOR_ITER", instrs[last].targets[1], ins.line)
-            elif fused is not None and k == last:
-                self._fused_branch(ins, fused, nxt)
-            else:
-                self._emit_body(block, ins, nxt)
-            d = ins.dest
-            if d is not None and not stacked[k]:
-                if dead[k]:
-                    self._put("POP_TOP", None, ins.line)
-                else:
-                    self._put("STORE_FAST", self.local_index[d], ins.line)
-            if fused == "iter" and k == last - 1:
-                self._put("POP_TOP", None, ins.line)  # the iterator FOR_ITER kept
+        return _BlockInfo(templates, silent, dead, list(after), handler_live, fused, loop, unpacks, pinned)
 
     def _fuse_unpacks(self, block: Block, templates: list[list[Value]], after: list[int]) -> dict[int, int]:
         """`%t = unpack %s {count=n}` followed by `tuple_item %t` for indices 0..n-1, with the tuple
@@ -252,7 +290,6 @@ class _Stackifier:
         positions of such `unpack`s with their item counts; the items' templates become empty."""
         out: dict[int, int] = {}
         instrs = block.instrs
-        index = self.live.index
         for k, ins in enumerate(instrs):
             if ins.op == "unpack":
                 n = ins.attrs["count"]
@@ -266,115 +303,333 @@ class _Stackifier:
                     q.op == "tuple_item" and q.args == [t] and q.attrs.get("index") == j
                     and (q.dest != t or j == n - 1) for j, q in enumerate(items)):
                 continue
-            if after[k + n] >> index[t] & 1 and (not items or items[-1].dest != t):
+            if after[k + n] >> self.live.index[t] & 1 and (not items or items[-1].dest != t):
                 continue
             out[k] = n
             for j in range(k + 1, k + 1 + n):
                 templates[j] = []
         return out
 
-    def _fuse(self, block: Block, templates: list[list[Value]], after: list[int]) -> str | None:
+    def _fuse(self, block: Block, templates: list[list[Value]], after: list[int],
+              handler_live: int) -> tuple[str | None, ForLoop | None]:
         """Fuse a block's final test with its branch where ZBC has one instruction for both:
         `%c = is %x, None; cbr %c` becomes POP_JUMP_IF_NONE (or NOT_NONE) on `%x`, and
-        `%v = iter_next %it; cbr_more %v` becomes FOR_ITER (the iterator is loaded, FOR_ITER keeps
-        it and pushes the item, which is stored, then the iterator is popped; when exhausted
-        FOR_ITER pops it and jumps). Returns the kind of fusion ("is", "is_not", "iter") or None.
-        `templates` is updated: the fused test no longer loads None / the branch reads nothing."""
+        `%v = iter_next %it; cbr_more %v` becomes FOR_ITER (when exhausted FOR_ITER pops the
+        iterator and jumps, so the item must be dead on that path). Returns the kind of fusion
+        ("is", "is_not", "iter" or None) and, for "iter", the loop. `templates` is updated: the
+        fused test no longer loads None / the branch reads nothing."""
         instrs = block.instrs
         if len(instrs) < 2:
-            return None
+            return None, None
         term, prod = instrs[-1], instrs[-2]
-        if not term.args or prod.dest is None or term.args[0] != prod.dest:
-            return None
-        bit = 1 << self.live.index[prod.dest]
+        d = prod.dest
+        if not term.args or d is None or term.args[0] != d:
+            return None, None
+        bit = 1 << self.live.index[d]
         if term.op == "cbr" and prod.op in ("is", "is_not"):
-            if after[-1] & bit or self.live.exception_bits(block.label) & bit:
-                return None
+            if after[-1] & bit or handler_live & bit:
+                return None, None
             a, b = prod.args
             x = a if b == _NONE else b if a == _NONE else None
             if x is None:
-                return None
+                return None, None
             templates[-2] = [x]
-            return prod.op
+            return prod.op, None
         if term.op == "cbr_more" and prod.op == "iter_next":
-            # FOR_ITER leaves nothing for the exhausted path: the item must be dead there.
-            if self.live.in_bits(term.targets[1]) & bit:
-                return None
+            body, exit_ = term.targets
+            if self.live.in_bits(exit_) & bit:
+                return None, None
             templates[-1] = []
-            return "iter"
+            it = prod.args[0]
+            loop = ForLoop(block.label, it, d, body, exit_) if isinstance(it, Var) and body != exit_ else None
+            return "iter", loop
+        return None, None
+
+    # values that cross block boundaries on the stack -------------------------------------------------
+    def _entry_values(self, handlers: set[str]) -> dict[str, Var]:
+        """Block label -> the value its predecessors leave on the stack for it (see the module
+        docstring). Chosen only when every predecessor can deliver it and a trial plan of the
+        block consumes it from the stack."""
+        preds: dict[str, list[str]] = {}
+        for b in self.f.blocks:
+            for t in b.successors():
+                preds.setdefault(t, []).append(b.label)
+        out: dict[str, Var] = {}
+        for k, b in enumerate(self.f.blocks):
+            edges = preds.get(b.label)
+            if k == 0 or b.label in handlers or not edges or len(set(edges)) != len(edges):
+                continue
+            value: Var | None = None
+            for q in edges:
+                d = self._deliverable(q, b.label)
+                if d is None or (isinstance(d, Var) and value is not None and d != value):
+                    value = None
+                    break
+                if isinstance(d, Var):
+                    value = d
+            if value is None:
+                continue
+            plan = self._plan(b, [value], final=False)
+            used = plan.consumers[0]
+            if plan.entry_ok and used is not None:
+                out[b.label] = value
+                if b.instrs[used].op in _MAYBE_UNBOUND:
+                    self.unchecked_entries.add(b.label)
+        return out
+
+    def _deliverable(self, q: str, s: str) -> Var | bool | None:
+        """What the edge q -> s can leave on the stack: a Var that q makes last (or, for a `cbr`,
+        tests), True when q can load whatever s wants, None when it cannot leave anything."""
+        res = self.res
+        if res.at(q) != res.at(s):
+            return None
+        block = self.blocks[q]
+        info = self.info[q]
+        if not block.instrs:
+            return None
+        term = block.instrs[-1]
+        live_in = self.live.in_bits(s)
+        index = self.live.index
+        if term.op == "br":
+            # The last value made here that s reads: the tree planner can often keep it on the
+            # stack (under the statements after it) for the edge.
+            for k in range(len(block.instrs) - 2, -1, -1):
+                d = block.instrs[k].dest
+                if d is not None and live_in >> index[d] & 1 and not info.dead[k]:
+                    return d if k not in info.pinned else True
+            return True
+        if info.fused == "iter":
+            loop = res.loops.get(q)
+            if loop is not None and s == loop.body and live_in >> index[loop.item] & 1:
+                return loop.item
+            return None
+        if term.op == "cbr" and info.fused is None:
+            c = term.args[0]
+            other = term.targets[1] if s == term.targets[0] else term.targets[0]
+            if (isinstance(c, Var) and live_in >> index[c] & 1
+                    and not self.live.in_bits(other) >> index[c] & 1 and res.at(other) == res.at(q)):
+                return c
         return None
 
-    def _fused_branch(self, ins: Instr, kind: str, nxt: str | None) -> None:
-        if kind == "iter":
-            if ins.targets[0] != nxt:
-                self._jump("JUMP", ins.targets[0], ins.line)
-        elif kind == "is":
-            self._cond_jump("POP_JUMP_IF_NONE", "POP_JUMP_IF_NOT_NONE", ins, nxt)
-        else:
-            self._cond_jump("POP_JUMP_IF_NOT_NONE", "POP_JUMP_IF_NONE", ins, nxt)
+    def _plan(self, block: Block, entry: list[Var], *, final: bool = True) -> TreePlan:
+        """Plan `block`'s trees with `entry` on the stack; with `final`, the terminator also
+        pushes what its edges leave on the stack."""
+        info = self.info[block.label]
+        templates = info.templates
+        after = info.after
+        if final:
+            pushed = self._edge_values(block)
+            if pushed is not None:
+                values, handed = pushed
+                templates = [*templates[:-1], values]
+                after = [*after[:-1], after[-1] & ~handed]
+        return plan_trees(block.instrs, templates, silent=info.silent, dead=info.dead, after=after,
+                          pinned=info.pinned, entry=entry, handler_live=info.handler_live,
+                          index=self.live.index)
 
-    def _cond_jump(self, if_true: str, if_false: str, ins: Instr, nxt: str | None) -> None:
-        """A two-way branch on the top of the stack: `if_true` jumps when the test holds."""
-        t, e = ins.targets
-        if e == nxt and t != nxt:
-            self._jump(if_true, t, ins.line)
-        else:
-            self._jump(if_false, e, ins.line)
-            if t != nxt:
-                self._jump("JUMP", t, ins.line)
+    def _edge_values(self, block: Block) -> tuple[list[Value], int] | None:
+        """For a block whose terminator leaves values on the stack for a successor: the
+        terminator's template and the Vars it hands over (a bitset: no longer live after it)."""
+        if not block.instrs:
+            return None
+        term = block.instrs[-1]
+        if term.op == "br":
+            values: list[Value] = []
+            it = self.res.enters.get(block.label)
+            if it is not None:
+                values.append(it)
+            v = self.entry_values.get(term.targets[0])
+            if v is not None:
+                values.append(v)
+            index = self.live.index
+            return (values, sum(1 << index[x] for x in set(values) if isinstance(x, Var))) if values else None
+        if term.op == "cbr" and self.info[block.label].fused is None and isinstance(term.args[0], Var):
+            c = term.args[0]
+            if c in (self.entry_values.get(term.targets[0]), self.entry_values.get(term.targets[1])):
+                return [c], 1 << self.live.index[c]
+        return None
 
-    def _plan(self, block: Block, templates: list[list[Value]], dead: list[bool], after: list[int],
-              pinned: set[int]) -> tuple[list[bool], list[list[tuple[int, list[Value]]]]]:
-        """Which results stay on the stack, and the loads to place before each instruction: groups
-        `(user, values)` in the order they were planned (the last planned belongs to the outermost
-        tree, so its loads go first).
+    # one block ------------------------------------------------------------------------------------
+    def _block(self, block: Block, nxt: str | None, copies: int = 0) -> None:
+        """Emit `block`; `nxt` is the block laid out next (None: nothing falls through), `copies`
+        how many duplicated blocks deep this emission is (see `_goto`)."""
+        outer = self.copies
+        self.copies = copies
+        try:
+            self._emit_block(block, nxt)
+        finally:
+            self.copies = outer
 
-        The result `v` of instruction p stays on the stack for its user K (p just before K's tree
-        so far) when K reads `v` once, the value is dead after K (or K redefines `v`), nothing
-        between p and K reads or writes `v`, and no instruction between them that may raise can
-        carry `v` into the block's handler (the handler would read the local, never stored)."""
+    def _emit_block(self, block: Block, nxt: str | None) -> None:
         instrs = block.instrs
-        n = len(instrs)
-        stacked = [False] * n
-        tree_start = list(range(n))
-        pre: list[list[tuple[int, list[Value]]]] = [[] for _ in range(n)]
-        index = self.live.index
-        exc = self.live.exception_bits(block.label)
-        for k in range(n):
-            tmpl = templates[k]
-            p = k - 1
-            starts: list[int | None] = [None] * len(tmpl)
-            for j in range(len(tmpl) - 1, -1, -1):
-                v = tmpl[j]
-                if p < 0 or not isinstance(v, Var):
-                    continue
-                producer = instrs[p]
-                if producer.dest != v or p in pinned or dead[p] or tmpl.count(v) != 1:
-                    continue
-                bit = 1 << index[v]
-                if after[k] & bit and instrs[k].dest != v:
-                    continue
-                between = instrs[p + 1:k]
-                if any(q.dest == v or v in q.args for q in between):
-                    continue
-                if exc & bit and any(q.opdef.may_raise for q in instrs[p + 1:k + 1]):
-                    continue
-                stacked[p] = True
-                starts[j] = tree_start[p]
-                p = tree_start[p] - 1
-            group: list[Value] = []
-            for j, v in enumerate(tmpl):
-                s = starts[j]
-                if s is not None:
-                    if group:
-                        pre[s].append((k, group))
-                    group = []
+        info = self.info[block.label]
+        v = self.entry_values.get(block.label)
+        entry = [v] if v is not None else []
+        plan = self._plan(block, entry)
+        if entry and not plan.entry_ok:
+            # The final plan did not consume the entry value after all: keep it in its local.
+            line = instrs[0].line if instrs else None
+            for e in reversed(entry):
+                self._put("STORE_FAST", self.local_index[e], line)
+            plan = self._plan(block, [])
+        stacked, pre = plan.stacked, plan.pre
+        unpacks = info.unpacks
+        fused = info.fused
+        last = len(instrs) - 1
+        term = instrs[-1] if instrs else None
+        unchecked = {self.entry_values[t] for t in (term.targets if term is not None else [])
+                     if t in self.unchecked_entries}
+        for k, ins in enumerate(instrs):
+            for user, group in reversed(pre[k]):
+                for val in group:
+                    self._load(val, instrs[user], user == last and val in unchecked)
+            if info.silent[k]:
+                continue
+            if k in unpacks:
+                # UNPACK_SEQUENCE/UNPACK_EX push the items, first on top; the tuple_items that
+                # follow only store them, in index order.
+                if ins.op == "unpack":
+                    self._put("UNPACK_SEQUENCE", unpacks[k], ins.line)
                 else:
-                    group.append(v)
-            if group:
-                pre[k].append((k, group))
-            tree_start[k] = p + 1
-        return stacked, pre
+                    self._put("UNPACK_EX", ins.attrs["before"] | ins.attrs["after"] << 8, ins.line)
+                continue
+            if ins.op == "tuple_item" and k in info.pinned:
+                pass
+            elif fused == "iter" and k == last - 1:
+                self._for_iter(block, ins)
+                continue
+            elif k == last and ins.op in ("br", "cbr", "cbr_more"):
+                self._branch(block, ins, nxt)
+                continue
+            elif fused is not None and k == last - 1:
+                pass  # the identity test is the branch's
+            else:
+                self._emit_body(block, ins)
+            d = ins.dest
+            if d is not None and not stacked[k]:
+                self._put("POP_TOP" if info.dead[k] else "STORE_FAST", None if info.dead[k] else
+                          self.local_index[d], ins.line)
+
+    def _for_iter(self, block: Block, ins: Instr) -> None:
+        """FOR_ITER for a fused `iter_next`: jump to the exit when exhausted (FOR_ITER pops the
+        iterator), else keep, store or pop the item and drop a loaded (not resident) iterator."""
+        term = block.instrs[-1]
+        body, exit_ = term.targets
+        depth = len(self.res.at(block.label))
+        resident = block.label in self.res.loops
+        left = depth - 1 if resident else depth
+        self._jump_to(block, "FOR_ITER", exit_, left - len(self.res.at(exit_)), ins.line)
+        self.label_at[_item_label(block.label)] = len(self.out)  # where FOR_ITER_BACK lands
+        item = ins.dest
+        assert item is not None
+        if not (resident and self.entry_values.get(body) == item):
+            if self.live.in_bits(body) >> self.live.index[item] & 1:
+                self._put("STORE_FAST", self.local_index[item], ins.line)
+            else:
+                self._put("POP_TOP", None, ins.line)
+        if not resident:
+            self._put("POP_TOP", None, ins.line)  # the iterator FOR_ITER kept
+
+    def _branch(self, block: Block, ins: Instr, nxt: str | None) -> None:
+        """A `br`, `cbr` or `cbr_more` whose operand (if any) is on the stack: jumps, with the
+        POP_TOPs of edges that leave resident loops."""
+        line = ins.line
+        info = self.info[block.label]
+        depth = len(self.res.at(block.label))
+        res = self.res
+        if ins.op == "br":
+            s = ins.targets[0]
+            pops = 0 if block.label in res.enters else depth - len(res.at(s))
+            self._goto(block, s, pops, nxt, line)
+            return
+        t, e = ins.targets
+        pt, pe = depth - len(res.at(t)), depth - len(res.at(e))
+        if info.fused == "iter":
+            self._goto(block, t, pt, nxt, line)
+            return
+        if ins.op == "cbr_more":
+            self._jump_to(block, "POP_JUMP_IF_EXHAUSTED", e, pe, line)
+            self._goto(block, t, pt, nxt, line)
+            return
+        c = ins.args[0]
+        if info.fused is None and isinstance(c, Var):
+            if self.entry_values.get(t) == c:
+                self._jump("JUMP_IF_TRUE_OR_POP", t, line)
+                self._goto(block, e, pe, nxt, line)
+                return
+            if self.entry_values.get(e) == c:
+                self._jump("JUMP_IF_FALSE_OR_POP", e, line)
+                self._goto(block, t, pt, nxt, line)
+                return
+        if_true, if_false = _BRANCH_JUMPS[info.fused]
+        if pt == 0 and pe == 0:
+            # Fall through where possible; when neither target is next, the conditional jump
+            # takes a backward target (a loop's next iteration: likely) and the other is reached
+            # by `_goto`, which may copy it.
+            backward = t in self.label_at and e not in self.label_at
+            if (e == nxt or backward) and t != nxt:
+                self._jump(if_true, t, line)
+                self._goto(block, e, 0, nxt, line)
+            else:
+                self._jump(if_false, e, line)
+                self._goto(block, t, 0, nxt, line)
+        elif pe == 0:
+            self._jump(if_false, e, line)
+            self._goto(block, t, pt, nxt, line)
+        else:
+            self._jump_to(block, if_true, t, pt, line)
+            self._goto(block, e, pe, nxt, line)
+
+    def _goto(self, source: Block, target: str, pops: int, nxt: str | None, line: int | None) -> None:
+        """Pop `pops` resident iterators and continue at `target`: fall through when it is next,
+        emit a copy of it when it is a small block (tail duplication, as CPython's compiler copies
+        small exit blocks), else JUMP."""
+        if target != nxt and self.copies < _MAX_COPY_DEPTH and self._copyable(source, target):
+            # A copy of a block that returns or raises needs no pops: the frame's stack goes.
+            if not self.blocks[target].successors() and target not in self.entry_values:
+                pops = 0
+            for _ in range(pops):
+                self._put("POP_TOP", None, line)
+            self._block(self.blocks[target], None, self.copies + 1)
+            return
+        for _ in range(pops):
+            self._put("POP_TOP", None, line)
+        if target == nxt:
+            return
+        loop = self.res.loops.get(target)
+        if loop is not None and self._rotatable(source, target):
+            # Loop inversion: the back edge tests for the next item itself and jumps into the
+            # body; when the iterator is exhausted (and popped) it goes on to the loop's exit.
+            self._jump("FOR_ITER_BACK", _item_label(target), line)
+            left = len(self.res.at(target)) - 1
+            self._goto(source, loop.exit, left - len(self.res.at(loop.exit)), nxt, line)
+            return
+        self._jump("JUMP", target, line)
+
+    def _rotatable(self, source: Block, header: str) -> bool:
+        """Whether a jump from `source` to the resident `for` loop `header` may be FOR_ITER_BACK:
+        the header does nothing but FOR_ITER, under the same exception handler."""
+        info = self.info[header]
+        return (self.blocks[header].handler == source.handler and header not in self.entry_values
+                and sum(not s for s in info.silent) == 2)
+
+    def _copyable(self, source: Block, target: str) -> bool:
+        """Whether `target` may be emitted again in place of a jump to it from `source`: a few
+        instructions under the same exception handler, not a `for` header, not entering a loop."""
+        b = self.blocks[target]
+        info = self.info[target]
+        size = sum(not s for s in info.silent)
+        return (0 < size <= _MAX_COPY_SIZE and b.handler == source.handler and info.fused != "iter"
+                and target not in self.res.enters)
+
+    def _jump_to(self, source: Block, op: str, target: str, pops: int, line: int | None) -> None:
+        """Jump instruction `op` from `source` to `target`, through a trampoline at the end of the
+        code that pops `pops` items first (or copies a small `target`, see `_goto`)."""
+        if pops:
+            label = f"\0{source.label}\0{target}\0{pops}"
+            self.trampolines.setdefault(label, (source, target, pops, line))
+            target = label
+        self._jump(op, target, line)
 
     # emitting -------------------------------------------------------------------------------------
     def _put(self, op: str, arg: int | None, line: int | None) -> None:
@@ -384,38 +639,22 @@ class _Stackifier:
         self.fixups.append((len(self.out), label))
         self.out.append(ZInstr(op, 0, line))
 
-    def _load(self, v: Value, user: Instr) -> None:
-        """Push operand `v` of `user`."""
-        ins = user
+    def _load(self, v: Value, user: Instr, unchecked: bool = False) -> None:
+        """Push operand `v` of `user` (`unchecked`: it may be UNBOUND even for other users)."""
         if isinstance(v, Var):
-            op = "LOAD_FAST_UNCHECKED" if ins.op in _MAYBE_UNBOUND else "LOAD_FAST"
-            self._put(op, self.local_index[v], ins.line)
+            op = "LOAD_FAST_UNCHECKED" if unchecked or user.op in _MAYBE_UNBOUND else "LOAD_FAST"
+            self._put(op, self.local_index[v], user.line)
         elif v.value is UNBOUND:
-            self._put("LOAD_UNBOUND", None, ins.line)
+            self._put("LOAD_UNBOUND", None, user.line)
         else:
-            self._put("LOAD_CONST", self._const(v.value), ins.line)
+            self._put("LOAD_CONST", self._const(v.value), user.line)
 
-    def _emit_body(self, block: Block, ins: Instr, nxt: str | None) -> None:
+    def _emit_body(self, block: Block, ins: Instr) -> None:
         """The ZBC form of `ins`, its operands already on the stack; leaves its result on top."""
-        op = ins.op
-        line = ins.line
-        if op in ("const", "copy", "catch"):
-            return
-        if op == "br":
-            if ins.targets[0] != nxt:
-                self._jump("JUMP", ins.targets[0], line)
-            return
-        if op == "cbr":
-            self._cond_jump("POP_JUMP_IF_TRUE", "POP_JUMP_IF_FALSE", ins, nxt)
-            return
-        if op == "cbr_more":
-            t, e = ins.targets
-            self._jump("POP_JUMP_IF_EXHAUSTED", e, line)
-            if t != nxt:
-                self._jump("JUMP", t, line)
+        if ins.op in ("const", "copy", "catch"):
             return
         for zop, arg in self._body(block, ins):
-            self._put(zop, arg, line)
+            self._put(zop, arg, ins.line)
 
     def _body(self, block: Block, ins: Instr) -> _Body:
         op = ins.op
@@ -478,9 +717,13 @@ class _Stackifier:
 _NONE = Const(None)
 
 
+def _item_label(header: str) -> str:
+    """The label of the code right after a `for` header's FOR_ITER (the item is on the stack)."""
+    return f"\0{header}\0item"
+
+
 def _first_line(f: Function) -> int:
     for _, ins in f.instructions():
         if ins.line is not None:
             return ins.line
     return 1
-

@@ -30,7 +30,8 @@ _BY_NAME: dict[str, str] = {
     "LIST_EXTEND": "_container_op", "SET_UPDATE": "_container_op", "DICT_UPDATE": "_container_op",
     "DICT_MERGE": "_container_op",
     "UNPACK_SEQUENCE": "_unpack_sequence", "UNPACK_EX": "_unpack_ex", "UNPACK_STAR": "_unpack_star",
-    "IMPORT_FROM": "_import_from", "FOR_ITER": "_for_iter", "PUSH_EXC_INFO": "_push_exc_info",
+    "IMPORT_FROM": "_import_from", "FOR_ITER": "_for_iter", "FOR_ITER_BACK": "_for_iter",
+    "PUSH_EXC_INFO": "_push_exc_info",
     "CHECK_EXC_MATCH": "_check_exc_match", "BEFORE_WITH": "_before_with",
     "WITH_EXCEPT_START": "_with_except_start", "JUMP": "_jump", "RETURN_VALUE": "_return",
     "RAISE_VARARGS": "_raise", "RERAISE": "_reraise",
@@ -361,15 +362,18 @@ class Lifter(Emitter):
         return block_label(self.i + 1)
 
     def _for_iter(self, ins: ZInstr, row: OpDef) -> None:
+        # FOR_ITER goes on with the item and jumps when exhausted; FOR_ITER_BACK the other way.
         if not self.stack:
             raise IndexError
         self._materialize_all()
         k = len(self.stack)
         v = self._push_result("iter_next", [self.stack[-1]], {})
         self.stack.pop()
-        self._reach(self.i + 1, k + 1, self.i)
-        self._reach(ins.arg, k - 1, self.i)  # type: ignore[arg-type]
-        self._terminate("cbr_more", [v], [self._next_label(), block_label(ins.arg)])  # type: ignore[arg-type]
+        target: int = ins.arg  # type: ignore[assignment]
+        more, done = (target, self.i + 1) if ins.op == "FOR_ITER_BACK" else (self.i + 1, target)
+        self._reach(more, k + 1, self.i)
+        self._reach(done, k - 1, self.i)
+        self._terminate("cbr_more", [v], [block_label(more), block_label(done)])
 
     def _jump(self, ins: ZInstr, row: OpDef) -> None:
         self._end_jump(ins.arg)  # type: ignore[arg-type]
