@@ -312,12 +312,10 @@ class _Suspendable:
     @property
     def _code(self) -> Any:
         """The CPython code object the frame runs (what `gi_code`/`cr_code` show asyncio and
-        inspect), or the ZBC Code when there is none."""
+        inspect); None for ZBC that did not come from CPython (asyncio's reprs expect a real code
+        object or nothing)."""
         frame = self._frame
-        if frame is None:
-            return None
-        code = frame.prog.code
-        return code.pycode if code.pycode is not None else code
+        return frame.prog.code.pycode if frame is not None else None
 
     def __repr__(self) -> str:
         return f"<vm {self._what} object {self.__qualname__} at {id(self):#x}>"

@@ -1,0 +1,223 @@
+"""SPAWN and AWAIT (issue 7): VM tasks, their scheduler, futures and pool, in both VM modes.
+
+The programs are written in zir's IR text (`spawn`/`await` have no Python syntax; the `await-batch`
+pass makes them from Python, see tests/test_await_batch.py), stackified to ZBC, and run as Code
+targets on every VM configuration, whose stack and register back ends both compile them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+import pytest
+
+import vm
+import zir
+from vm.tasks import Task
+
+CONFIGS = [(mode, level) for mode in ("stack", "register") for level in (0, 1, 2)]
+
+SOURCE = """
+func @one(%f, %x) flags(coroutine) {
+^entry:
+  %t = spawn %f, %x
+  %r = await %t
+  ret %r
+}
+
+func @pair(%f, %g, %log) flags(coroutine) {
+^entry:
+  %t1 = spawn %f, %log, "a", 2
+  %t2 = spawn %g, %log, "b", 1
+  %m = load_attr %log {name="append"}
+  %n = call %m, "both spawned"
+  %r1 = await %t1
+  %r2 = await %t2
+  %r = build_tuple %r1, %r2
+  ret %r
+}
+
+func @loop(%n, %f) flags(coroutine) {
+^entry:
+  %i = const 0
+  %s = const 0
+  br ^head
+^head:
+  %c = lt %i, %n
+  cbr %c, ^body, ^exit
+^body:
+  %t = spawn %f, %i
+  %r = await %t
+  %s = add %s, %r
+  %i = add %i, 1
+  br ^head
+^exit:
+  ret %s
+}
+
+func @handed_out(%f, %x) flags(coroutine) {
+^entry:
+  %t = spawn %f, %x
+  ret %t
+}
+
+func @guarded(%f, %x) flags(coroutine) {
+^entry:
+  %t = spawn %f, %x
+  br ^try
+^try: except ^handler
+  %r = await %t
+  br ^done
+^done:
+  ret %r
+^handler:
+  %e = catch
+  %str = load_global {name="str"}
+  %s = call %str, %e
+  %out = build_tuple "caught", %s
+  ret %out
+}
+"""
+
+_MODULE = zir.parse(SOURCE)
+
+
+def _code(name: str) -> Any:
+    return zir.stackify(_MODULE.functions[name])
+
+
+async def trivial(x: Any) -> Any:
+    return x
+
+
+async def ticking(log: list[Any], tag: str, ticks: int) -> str:
+    for i in range(ticks):
+        log.append((tag, i))
+        await asyncio.sleep(0)
+    log.append((tag, "done"))
+    return tag.upper()
+
+
+async def failing(x: Any) -> Any:
+    await asyncio.sleep(0)
+    raise KeyError(f"bad {x}")
+
+
+async def fails_at_once(x: Any) -> Any:
+    raise ValueError(f"at once {x}")
+
+
+async def sleepy(x: Any) -> Any:
+    await asyncio.sleep(10)
+    return x
+
+
+def run(code: Any, mode: str, level: int, *args: Any, machine: vm.VM | None = None) -> Any:
+    m = machine or vm.VM(mode=mode, opt_level=level)
+    return m.run(code, *args, globals={})
+
+
+@pytest.mark.parametrize(("mode", "level"), CONFIGS)
+def test_trivial_task_takes_the_fast_path(mode: str, level: int) -> None:
+    machine = vm.VM(mode=mode, opt_level=level)
+    assert run(_code("one"), mode, level, trivial, 41, machine=machine) == 41
+    assert run(_code("loop"), mode, level, 100, trivial, machine=machine) == sum(range(100))
+    stats = machine.stats()["tasks"]
+    assert stats["spawned"] == 101 and stats["finished_eagerly"] == 101 and stats["fast_path"] == 101
+    assert stats["suspends"] == 0
+
+
+def test_task_objects_are_pooled_when_nothing_else_holds_them() -> None:
+    machine = vm.VM(mode="stack", opt_level=2)
+    assert machine.run(_code("loop"), 200, trivial, globals={}) == sum(range(200))
+    pool = machine.stats()["tasks"]["pool"]
+    assert pool["made"] <= 2 and pool["reused"] >= 198 and pool["reuse_rate"] > 0.98
+
+
+@pytest.mark.parametrize(("mode", "level"), CONFIGS)
+def test_a_task_handed_out_is_never_reused(mode: str, level: int) -> None:
+    machine = vm.VM(mode=mode, opt_level=level)
+    kept = [machine.run(_code("handed_out"), trivial, i, globals={}) for i in range(5)]
+    assert all(type(t) is Task for t in kept) and len({id(t) for t in kept}) == 5
+    assert [t.result() for t in kept] == list(range(5))
+
+
+@pytest.mark.parametrize(("mode", "level"), CONFIGS)
+def test_spawned_tasks_run_concurrently_and_results_keep_their_order(mode: str, level: int) -> None:
+    log: list[Any] = []
+    machine = vm.VM(mode=mode, opt_level=level)
+    assert run(_code("pair"), mode, level, ticking, ticking, log, machine=machine) == ("A", "B")
+    # each task ran until it first suspended inside SPAWN, then they took turns on the event loop
+    assert log == [("a", 0), ("b", 0), "both spawned", ("a", 1), ("b", "done"), ("a", "done")]
+    stats = machine.stats()["tasks"]
+    assert stats["spawned"] == 2 and stats["suspends"] >= 3 and stats["finished_eagerly"] == 0
+
+
+@pytest.mark.parametrize(("mode", "level"), CONFIGS)
+def test_exceptions_are_raised_by_await(mode: str, level: int) -> None:
+    with pytest.raises(KeyError, match="bad 3"):
+        run(_code("one"), mode, level, failing, 3)
+    with pytest.raises(ValueError, match="at once 4"):
+        run(_code("one"), mode, level, fails_at_once, 4)
+    # a call that cannot even be made (wrong arguments) raises at the AWAIT, not the SPAWN
+    with pytest.raises(TypeError, match=r"trivial\(\) takes 1 positional argument but 3 were given"):
+        run(_code("pair"), mode, level, trivial, trivial, [])
+    # and a handler around the AWAIT catches what the task raised
+    assert run(_code("guarded"), mode, level, failing, 5) == ("caught", "'bad 5'")
+
+
+@pytest.mark.parametrize("mode", ["stack", "register"])
+def test_cancellation_reaches_the_awaited_task(mode: str) -> None:
+    machine = vm.VM(mode=mode)
+    code = _code("handed_out")
+
+    async def host() -> Any:
+        task = await machine.run_async(code, sleepy, 1, globals={})
+        assert type(task) is Task and not task.done()
+        outer = asyncio.ensure_future(machine.run_async(_code("one"), lambda x: task, 0, globals={}))
+        await asyncio.sleep(0)
+        outer.cancel("stop")
+        with pytest.raises(asyncio.CancelledError):
+            await outer
+        return task
+
+    task = asyncio.run(host())
+    assert task.cancelled()
+    with pytest.raises(asyncio.CancelledError):
+        task.result()
+    assert machine.stats()["tasks"]["cancelled"] == 1
+
+
+def test_task_is_a_future_for_the_host() -> None:
+    machine = vm.VM(mode="stack")
+    code = _code("handed_out")
+
+    async def host() -> Any:
+        # a partial is not VM code: SPAWN calls it on the host and drives the native coroutine
+        t1 = await machine.run_async(code, functools.partial(ticking, [], "x"), 2, globals={})
+        t2 = await machine.run_async(code, trivial, 7, globals={})
+        assert asyncio.isfuture(t1) and not t1.done() and t2.done()
+        with pytest.raises(asyncio.InvalidStateError):
+            t1.result()
+        seen: list[Any] = []
+        t1.add_done_callback(lambda fut: seen.append(fut.result()))
+        results = await asyncio.gather(t1, t2)
+        await asyncio.sleep(0)
+        return results, seen, t1.cancel(), t1.exception()
+
+    assert asyncio.run(host()) == (["X", 7], ["X"], False, None)
+
+
+def test_no_asyncio_task_per_spawn() -> None:
+    machine = vm.VM(mode="register")
+    counts: list[int] = []
+
+    async def probe(x: Any) -> Any:
+        counts.append(len(asyncio.all_tasks()))
+        await asyncio.sleep(0)
+        return x
+
+    assert machine.run(_code("loop"), 20, probe, globals={}) == sum(range(20))
+    assert counts == [1] * 20  # only the task asyncio.run made for the program itself
