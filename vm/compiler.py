@@ -16,6 +16,7 @@ that decision is cached.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import types
 from collections.abc import Callable
@@ -29,8 +30,11 @@ from zir.errors import FrontendError, VMError
 
 __all__ = ["Compiler", "Program", "missing_optimizer_parts"]
 
-#: Source files under this folder are the VM itself: callees from there always run on the host.
-_VM_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+#: Callees whose source is under these folders always run on the host: the VM itself (a VM
+#: generator's `send`, a task's `result`), and asyncio, the event loop's own machinery (`sleep`,
+#: `gather`, `Queue.get`): VM code awaits those as host awaitables, natively fast.
+_HOST_DIRS = (os.path.dirname(os.path.abspath(__file__)) + os.sep,
+              os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep)
 
 
 @attrs.define(slots=True, eq=False)
@@ -115,9 +119,7 @@ class Compiler:
         entry = self.programs.get(id(pycode))
         if entry is not None and entry[0] is pycode:
             return entry[1]
-        if pycode.co_filename.startswith(_VM_DIR):
-            # The VM's own machinery (a VM generator's `send`, a task's `result`) is the host's:
-            # run inside the VM it would re-enter the VM for no gain.
+        if pycode.co_filename.startswith(_HOST_DIRS):
             self.programs[id(pycode)] = (pycode, None)
             return None
         try:

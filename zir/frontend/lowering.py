@@ -254,13 +254,14 @@ class Lowerer:
         # `end` right after it) is one YIELD_FROM, which suspends as often as the iterator yields;
         # the loop's other instructions vanish (`_in_send_loop`) and control falls through to `end`.
         loop: list[PyInstr | None] = [self._next(ins.index)]
-        for _ in range(3):
+        for _ in range(2):
             last = loop[-1]
             loop.append(self._next(last.index) if last is not None else None)
-        names = [i.opname if i is not None else None for i in loop[:3]]
-        jump, end = loop[2], loop[3]
+        names = [i.opname if i is not None else None for i in loop]
+        jump = loop[2]
+        # `end` may carry an EXTENDED_ARG prefix, which is then where SEND jumps
         if (names != ["YIELD_VALUE", "RESUME", "JUMP_BACKWARD_NO_INTERRUPT"] or jump is None
-                or jump.target != ins.index or end is None or end.index != ins.target):
+                or jump.target != ins.index or jump.index + 1 != ins.target):
             raise self.error(ins, "SEND outside 3.11's loop SEND/YIELD_VALUE/RESUME/"
                                   "JUMP_BACKWARD_NO_INTERRUPT")
         low = self._emit(ins, state, ("YIELD_FROM", None))
