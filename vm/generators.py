@@ -294,9 +294,9 @@ class _Suspendable:
         return err
 
     def _on_suspend(self) -> None:
-        profiler = getattr(self._rt, "profiler", None)
+        profiler = self._rt.profiler
         if profiler is not None:
-            profiler.suspends += 1
+            profiler.suspended(self.__qualname__)
 
     def _closed_resume(self, exc: BaseException | None) -> Any:
         if exc is not None:

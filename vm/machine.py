@@ -109,6 +109,7 @@ class VM:
             self._compiler = Compiler(opt_level, decode)
             loop = self._profiler.stack_execute() if self._profiler is not None else execute
             self._runtime = Runtime(self._compiler, loop, max_steps, max_depth)
+            self._runtime.profiler = self._profiler
 
     def run(self, target: Any, /, *args: Any, globals: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """Run `target(*args, **kwargs)` in the VM and return its value (or raise its exception).

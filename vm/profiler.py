@@ -229,6 +229,8 @@ class Profiler:
         self.register: list[RegisterProfile] = []
         self.stack: list[Any] = []
         self._stack_by_id: dict[int, Any] = {}
+        #: Suspensions of VM generator and coroutine frames, by function (vm/generators.py).
+        self.suspends: Counter[str] = Counter()
 
     # -- collection --------------------------------------------------------------------------------
 
@@ -242,6 +244,10 @@ class Profiler:
         """An exception left a frame of register program `prog` (seen by the trampoline)."""
         if prog.profile is not None:
             prog.profile.exit(e)
+
+    def suspended(self, name: str) -> None:
+        """A generator or coroutine frame of function `name` suspended (yield, await)."""
+        self.suspends[name] += 1
 
     def stack_program(self, prog: Any) -> Any:
         """The counters of a stack-mode program (`vm.stack_profile.StackProfile`), made on first use."""
@@ -283,6 +289,8 @@ class Profiler:
             "total_instructions": sum(f["instructions"] for f in funcs),
             "opcodes": dict(sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))),
             "functions": funcs,
+            "suspends": {"total": sum(self.suspends.values()),
+                         "functions": dict(sorted(self.suspends.items(), key=lambda kv: (-kv[1], kv[0])))},
         }
         if self.level == "full":
             memory: Counter[str] = Counter()
@@ -333,6 +341,12 @@ def text_report(data: dict[str, Any], top: int = 15) -> str:
     lines.append("functions (instructions executed):")
     for f in data["functions"][:top]:
         lines.append(f"  {f['instructions']:>14,}  {f['name']}  ({f['file']}:{f['line']})")
+    suspends = data.get("suspends", {})
+    if suspends.get("total"):
+        lines.append("")
+        lines.append(f"suspensions of generator and coroutine frames: {suspends['total']:,}")
+        for name, n in list(suspends["functions"].items())[:top]:
+            lines.append(f"  {n:>14,}  {name}")
     lines.append("")
     lines.append("opcodes:")
     for op, n in list(data["opcodes"].items())[:top]:

@@ -115,6 +115,8 @@ class Runtime:
         self.yielded = False
         #: The VM task scheduler (vm/tasks.py), made when the first task is spawned.
         self.scheduler: Any = None
+        #: The machine's profiler (vm/profiler.py), or None.
+        self.profiler: Any = None
 
     # -- entering VM code ------------------------------------------------------------------------
 

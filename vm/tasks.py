@@ -352,6 +352,7 @@ def _start_frame(rt: Any, sched: Scheduler, frame: Any) -> Task:
     rt.yielded = False
     coro = frame.prog.suspends(rt, frame)
     coro._started(own if own is not saved else None)
+    coro._on_suspend()
     task = sched.new_task()
     task._coro = coro
     task._loop = asyncio._get_running_loop()
