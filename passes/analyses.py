@@ -19,6 +19,13 @@ Known analyses (name: what `get` returns):
 * ``interference``: `zir.analysis.interference_graph(f)`
 
 `register_analysis` adds more (a user's analysis is cached and invalidated the same way).
+
+Sharing: the built-in analyses are made from one `zir.analysis.FlowGraph` (the CFG as dicts) and
+one `zir.analysis.Dominators` per function, kept by the manager beside the named results and
+dropped with the CFG, so the CFG is walked and dominators are computed once however many of
+`cfg`, `rpo`, `dominators`, `domtree`, `frontiers` and `loops` a pipeline asks for. Passes that
+want the dict form ask `am.flow(f)` (not counted as a named analysis, so hit/miss counts and
+invalidation lists name only what was asked for by name).
 """
 
 from __future__ import annotations
@@ -34,18 +41,24 @@ from zir.ir import Function
 from zir.ops import suggest
 
 #: The analyses that depend only on the CFG's shape (terminator targets and block handlers), not on
-#: the instructions inside blocks: a pass that rewrites instructions but no branch keeps them.
+#: the instructions inside blocks: a pass that rewrites instructions but no branch keeps them
+#: (and with "cfg" the manager keeps its shared `FlowGraph` and dominators, see `flow`).
 CFG_ANALYSES: frozenset[str] = frozenset({"cfg", "rpo", "dominators", "domtree", "frontiers", "loops"})
 
 
 @attrs.frozen
 class AnalysisInfo:
-    """How to compute one analysis, and which analyses its result is built from."""
+    """How to compute one analysis, and which analyses its result is built from.
+
+    `compute(f)` makes the result; a built-in analysis has `derive(am, f)` instead, which may
+    reuse the manager's shared CFG and dominators.
+    """
 
     name: str
     compute: Callable[[Function], Any]
     requires: tuple[str, ...] = ()
     doc: str = ""
+    derive: Callable[[AnalysisManager, Function], Any] | None = None
 
 
 _ANALYSES: dict[str, AnalysisInfo] = {}
@@ -74,6 +87,40 @@ def _from_zir(attr: str) -> Callable[[Function], Any]:
     return compute
 
 
+def _derive_interference(am: AnalysisManager, f: Function) -> Any:
+    from zir.analysis.interference import interference_graph
+    from zir.analysis.liveness import Liveness
+    from zir.analysis.loops import LoopInfo
+
+    live = am.peek("liveness", f)
+    if live is None:
+        live = Liveness(f, am.flow(f))
+    return interference_graph(f, live, LoopInfo(am.flow(f), am.shared_dominators(f)))
+
+
+def _derive_liveness(am: AnalysisManager, f: Function) -> Any:
+    from zir.analysis.liveness import Liveness
+
+    return Liveness(f, am.flow(f))
+
+
+def _derive_loops(am: AnalysisManager, f: Function) -> Any:
+    from zir.analysis.loops import LoopInfo
+
+    return LoopInfo(am.flow(f), am.shared_dominators(f)).loops
+
+
+_DERIVE: dict[str, Callable[[AnalysisManager, Function], Any]] = {
+    "cfg": lambda am, f: am.flow(f).to_networkx(),
+    "rpo": lambda am, f: am.flow(f).reverse_postorder(),
+    "dominators": lambda am, f: am.shared_dominators(f),
+    "domtree": lambda am, f: am.shared_dominators(f).graph,
+    "frontiers": lambda am, f: am.shared_dominators(f).frontiers,
+    "loops": _derive_loops,
+    "liveness": _derive_liveness,
+    "interference": _derive_interference,
+}
+
 for _name, _attr, _req in [
     ("cfg", "cfg", ()),
     ("rpo", "reverse_postorder", ("cfg",)),
@@ -84,7 +131,7 @@ for _name, _attr, _req in [
     ("liveness", "liveness", ("cfg",)),
     ("interference", "interference_graph", ("liveness", "loops")),
 ]:
-    register_analysis(_name, _from_zir(_attr), _req, doc=f"zir.analysis.{_attr}(f)")
+    _ANALYSES[_name] = AnalysisInfo(_name, _from_zir(_attr), _req, f"zir.analysis.{_attr}(f)", _DERIVE[_name])
 
 
 @attrs.frozen
@@ -138,10 +185,14 @@ class AnalysisManager:
     the transformation when it returns False (see `passes.PassManager`, `bisect_limit`).
     """
 
-    def __init__(self, gate: Callable[[str], bool] | None = None) -> None:
+    def __init__(self, gate: Callable[[str | Callable[[], str]], bool] | None = None,
+                 bisecting: Callable[[], bool] | None = None) -> None:
         # id(f) -> (f, {analysis name: result}); f is kept so its id cannot be reused meanwhile.
         self._cache: dict[int, tuple[Function, dict[str, Any]]] = {}
+        # id(f) -> (f, FlowGraph, Dominators or None): the shared CFG, valid while "cfg" would be
+        self._shared: dict[int, tuple[Function, Any, Any]] = {}
         self._gate = gate
+        self._bisecting = bisecting
         #: How many `get` calls were answered from the cache / had to compute.
         self.hits = 0
         self.misses = 0
@@ -152,14 +203,43 @@ class AnalysisManager:
         if info is None:
             raise PassError(f"unknown analysis '{name}'{suggest(name, list(_ANALYSES))}; "
                             f"known: {', '.join(known_analyses())}")
-        entry = self._cache.setdefault(id(f), (f, {}))[1]
-        if name in entry:
+        entry = self._cache.get(id(f))
+        if entry is None:
+            entry = self._cache[id(f)] = (f, {})
+        results = entry[1]
+        if name in results:
             self.hits += 1
-            return entry[name]
+            return results[name]
         self.misses += 1
-        result = info.compute(f)
-        entry[name] = result
+        result = info.derive(self, f) if info.derive is not None else info.compute(f)
+        results[name] = result
         return result
+
+    def peek(self, name: str, f: Function) -> Any:
+        """The cached result of `name` for `f`, or None; never computes and is not counted."""
+        entry = self._cache.get(id(f))
+        return None if entry is None else entry[1].get(name)
+
+    def flow(self, f: Function) -> Any:
+        """The CFG of `f` as a `zir.analysis.FlowGraph` (dicts), shared by the built-in analyses;
+        cached until a pass does not preserve the CFG. Not a named analysis: not counted."""
+        shared = self._shared.get(id(f))
+        if shared is None:
+            from zir.analysis.flow import FlowGraph
+
+            shared = self._shared[id(f)] = (f, FlowGraph.of(f), None)
+        return shared[1]
+
+    def shared_dominators(self, f: Function) -> Any:
+        """The `zir.analysis.Dominators` of the shared CFG (what `dominators`, `domtree`,
+        `frontiers` and `loops` are made from); cached with the CFG. Not counted."""
+        flow = self.flow(f)
+        shared = self._shared[id(f)]
+        if shared[2] is None:
+            from zir.analysis.dominance import Dominators
+
+            shared = self._shared[id(f)] = (f, flow, Dominators(flow))
+        return shared[2]
 
     def cached(self, name: str, f: Function) -> bool:
         """Whether `name` of `f` is in the cache now (for tests and instrumentation)."""
@@ -189,8 +269,12 @@ class AnalysisManager:
 
         An analysis is kept only if it and, transitively, everything it `requires` are preserved.
         """
+        if preserved.everything:
+            return []
+        if not preserved.preserves("cfg"):
+            self._shared.pop(id(f), None)
         entry = self._cache.get(id(f))
-        if entry is None or preserved.everything:
+        if entry is None:
             return []
         results = entry[1]
         dropped = [n for n in sorted(results) if not self._kept(n, preserved)]
@@ -216,9 +300,21 @@ class AnalysisManager:
         """Forget every cached result (of `f`, or of every function)."""
         if f is None:
             self._cache.clear()
+            self._shared.clear()
         else:
             self._cache.pop(id(f), None)
+            self._shared.pop(id(f), None)
 
-    def allow(self, description: str) -> bool:
-        """May the calling pass perform the transformation `description`? (The bisect gate.)"""
+    def allow(self, description: str | Callable[[], str]) -> bool:
+        """May the calling pass perform the transformation `description`? (The bisect gate.)
+
+        `description` may be a function that makes the text: it is called only when the text is
+        logged (a bisect limit is set), so an unbisected run formats nothing.
+        """
         return True if self._gate is None else self._gate(description)
+
+    @property
+    def bisecting(self) -> bool:
+        """Whether `allow` may refuse or log (a bisect limit is set); passes may skip work that only
+        serves the gate when it is not."""
+        return self._gate is not None and (self._bisecting is None or self._bisecting())

@@ -11,14 +11,25 @@ handler-phi invariant keeps holding.
 
 from __future__ import annotations
 
+from functools import partial
+
 import attrs
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
 from passes.edit import replace_uses, where
 from passes.fold import propagatable
 from passes.registry import PassResult, register
-from zir.ir import Const, Function, Phi, Value, Var
+from zir.ir import Block, Const, Function, Instr, Phi, Value, Var
 from zir.printer import format_name, format_phi, format_value
+
+
+def _propagate_text(i: Instr, b: Block, f: Function) -> str:
+    return f"propagate {where(i, b, f)}"
+
+
+def _phi_text(p: Phi, b: Block, f: Function, value: Value) -> str:
+    return f"replace {format_phi(p)} in {format_name('^', b.label)} of {format_name('@', f.name)} by " \
+           f"{format_value(value)}"
 
 
 def _resolve(v: Value, mapping: dict[str, Value]) -> Value:
@@ -41,16 +52,18 @@ class CopyPropagation:
             return PassResult.unchanged(stats={"functions skipped (not in SSA form; run 'ssa' first)": 1})
         mapping: dict[str, Value] = {}
         stats = {"copies propagated": 0, "constants propagated": 0, "phis removed": 0}
+        params = {p.name for p in f.params}
         for b in f.blocks:
             for i in b.instrs:
-                if i.dest is None or i.op not in ("copy", "const") or i.dest in f.params:
+                op = i.op
+                if (op != "copy" and op != "const") or i.dest is None or i.dest.name in params:
                     continue
                 src = i.args[0]
-                if i.op == "const" and not (isinstance(src, Const) and propagatable(src)):
+                if op == "const" and not (isinstance(src, Const) and propagatable(src)):
                     continue
-                if isinstance(src, Var) and src == i.dest:
+                if isinstance(src, Var) and src.name == i.dest.name:
                     continue
-                if am.allow(f"propagate {where(i, b, f)}"):
+                if am.allow(partial(_propagate_text, i, b, f)):
                     mapping[i.dest.name] = src
                     stats["copies propagated" if i.op == "copy" else "constants propagated"] += 1
         # Trivial phis: repeat, since removing one can make another trivial.
@@ -64,8 +77,7 @@ class CopyPropagation:
                 value = self._trivial(p, mapping)
                 if value is None:
                     continue
-                if am.allow(f"replace {format_phi(p)} in {format_name('^', b.label)} of "
-                            f"{format_name('@', f.name)} by {format_value(value)}"):
+                if am.allow(partial(_phi_text, p, b, f, value)):
                     mapping[p.dest.name] = value
                     stats["phis removed"] += 1
                     progress = True

@@ -15,15 +15,43 @@ prefix of the transformations leaves valid IR.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import attrs
 import networkx as nx
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
 from passes.edit import where
-from passes.facts import Bound, Kinds, may_be_unbound_ssa, member_of, removable
+from passes.facts import Bound, BoundSet, Kinds, may_be_unbound_ssa, member_of, removable, removable_category
 from passes.registry import PassResult, register
 from zir.ir import Block, Function, Instr, Phi, Value, Var
 from zir.printer import format_name, format_phi
+
+
+class _LazyFacts:
+    """The facts `removable` needs, computed the first time an instruction that may raise asks."""
+
+    def __init__(self, f: Function, am: AnalysisManager) -> None:
+        self.f = f
+        self.am = am
+        self._kinds: Kinds | None = None
+        self._unbound: set[str] | None = None
+        self._bound: Bound | None = None
+
+    def kinds(self) -> Kinds:
+        if self._kinds is None:
+            self._kinds = Kinds(self.f)
+        return self._kinds
+
+    def unbound(self) -> set[str]:
+        if self._unbound is None:
+            self._unbound = may_be_unbound_ssa(self.f)
+        return self._unbound
+
+    def bound(self) -> Bound:
+        if self._bound is None:
+            self._bound = Bound(self.f, self.am.flow(self.f))
+        return self._bound
 
 
 def _values(item: Instr | Phi) -> list[Value]:
@@ -39,25 +67,32 @@ class DeadCodeElimination:
         items: list[tuple[Block, Instr | Phi]] = []
         useful: list[bool] = []
         defs: dict[str, list[int]] = {}
-        kinds = Kinds(f)
-        unbound = may_be_unbound_ssa(f) if f.ssa else set()
-        bound = None if f.ssa else Bound(f, am.cfg(f))
+        facts = _LazyFacts(f, am)
         for b in f.blocks:
             for p in b.phis:
                 defs.setdefault(p.dest.name, []).append(len(items))
                 items.append((b, p))
                 useful.append(False)
-            states = bound.before(b) if bound is not None else None
+            states: Sequence[BoundSet] | None = None
             for k, i in enumerate(b.instrs):
                 if i.dest is not None:
                     defs.setdefault(i.dest.name, []).append(len(items))
-                if states is not None:
-                    ok = member_of(states[k])
-                else:
-                    ok = member_of({v.name for v in i.uses() if v.name not in unbound})
                 items.append((b, i))
+                category = removable_category(i)
+                if category is not None:
+                    useful.append(not category)
+                    continue
+                # may raise: removable only when proven not to (facts computed on first need)
+                ok: Callable[[Var], bool]
+                if f.ssa:
+                    unbound = facts.unbound()
+                    ok = member_of({v.name for v in i.uses() if v.name not in unbound})
+                else:
+                    if states is None:
+                        states = facts.bound().before(b)
+                    ok = member_of(states[k])
                 # a removable instruction without a result (a check_bound proven bound) is dead
-                useful.append(not removable(i, kinds, ok))
+                useful.append(not removable(i, facts.kinds(), ok))
         marked: set[str] = set()
         work = [n for n, u in enumerate(useful) if u]
         while work:

@@ -12,17 +12,11 @@ from zir.printer import format_instr, format_name
 
 def use_counts(f: Function) -> Counter[str]:
     """How many times each Var name is read (instruction operands and phi operands)."""
-    counts: Counter[str] = Counter()
-    for b in f.blocks:
-        for p in b.phis:
-            for v in p.incoming.values():
-                if isinstance(v, Var):
-                    counts[v.name] += 1
-        for i in b.instrs:
-            for a in i.args:
-                if isinstance(a, Var):
-                    counts[a.name] += 1
-    return counts
+    # gather the names, then count them in one C-level pass
+    blocks = f.blocks
+    names = [a.name for b in blocks for i in b.instrs for a in i.args if isinstance(a, Var)]
+    names += [v.name for b in blocks for p in b.phis for v in p.incoming.values() if isinstance(v, Var)]
+    return Counter(names)
 
 
 def def_counts(f: Function) -> Counter[str]:

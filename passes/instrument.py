@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 import attrs
@@ -125,8 +125,9 @@ class Bisector:
         self.count = 0
         self.allowed = 0
 
-    def allow(self, pass_name: str, description: str) -> bool:
-        """Number this transformation; True when it may run."""
+    def allow(self, pass_name: str, description: str | Callable[[], str]) -> bool:
+        """Number this transformation; True when it may run. `description` may be a function that
+        makes the text: without a limit nothing is logged, so it is never called."""
         if self.limit is None:
             self.count += 1
             self.allowed += 1
@@ -134,7 +135,8 @@ class Bisector:
         self.count += 1
         ok = self.count <= self.limit
         verb = "running" if ok else "NOT running"
-        self.stream.write(f"BISECT: {verb} transformation #{self.count} ({pass_name}: {description})\n")
+        text = description if isinstance(description, str) else description()
+        self.stream.write(f"BISECT: {verb} transformation #{self.count} ({pass_name}: {text})\n")
         if ok:
             self.allowed += 1
         return ok

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
 import attrs
@@ -38,6 +38,14 @@ def _names(spec: bool | str | Iterable[str] | None) -> bool | frozenset[str]:
     if isinstance(spec, str):
         return frozenset(n.strip() for n in spec.split(",") if n.strip())
     return frozenset(spec)
+
+
+def _size(f: Function) -> int:
+    """`f.num_instrs()`: instructions plus phis."""
+    n = 0
+    for b in f.blocks:
+        n += len(b.instrs) + len(b.phis)
+    return n
 
 
 class PassManager:
@@ -81,7 +89,7 @@ class PassManager:
         self.stream: TextIO = stream if stream is not None else sys.stderr
         self.bisector = Bisector(bisect_limit, self.stream)
         self._current = ""
-        self.analyses = AnalysisManager(gate=self.allow)
+        self.analyses = AnalysisManager(gate=self.allow, bisecting=lambda: self.bisector.limit is not None)
 
     @classmethod
     def parse(cls, pipeline: str, **options: Any) -> PassManager:
@@ -109,8 +117,9 @@ class PassManager:
     def __repr__(self) -> str:
         return f"<PassManager {self.pipeline!r}>"
 
-    def allow(self, description: str) -> bool:
-        """The bisect gate: may the running pass make the transformation `description`?"""
+    def allow(self, description: str | Callable[[], str]) -> bool:
+        """The bisect gate: may the running pass make the transformation `description` (a text, or
+        a function making it, called only when the text is logged)?"""
         return self.bisector.allow(self._current, description)
 
     def run(self, target: Function | Module) -> RunReport:
@@ -123,8 +132,11 @@ class PassManager:
         for f in functions:
             if self.verify_each:
                 self._verify(f, None)
+            size = _size(f)
             for p in self.passes:
-                report.records.append(self._run_one(p, f))
+                record = self._run_one(p, f, size)
+                size = record.instrs_after
+                report.records.append(record)
             # The function is done; its analyses would only pin memory.
             self.analyses.clear(f)
         if self.time_passes:
@@ -133,12 +145,12 @@ class PassManager:
             self.stream.write(report.stats_table())
         return report
 
-    def _run_one(self, p: Any, f: Function) -> PassRecord:
+    def _run_one(self, p: Any, f: Function, before: int) -> PassRecord:
+        """Run pass `p` on `f`, which holds `before` instructions and phis now."""
         label = format_pass(p)
         wanted = self.print_after
         selected = wanted is True or (isinstance(wanted, frozenset) and (p.name in wanted or label in wanted))
         before_text = format_function(f) if selected and self.print_changed else ""
-        before = f.num_instrs()
         self._current = p.name
         start = time.perf_counter()
         try:
@@ -163,7 +175,8 @@ class PassManager:
             else:
                 self.stream.write(dump_header("Dump", label, f.name))
                 self.stream.write(after_text)
-        return PassRecord(label, f.name, result.changed, seconds, before, f.num_instrs(), dict(result.stats))
+        after = _size(f)
+        return PassRecord(label, f.name, result.changed, seconds, before, after, dict(result.stats))
 
     def _verify(self, f: Function, pass_label: str | None) -> None:
         from zir.verifier import verify

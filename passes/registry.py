@@ -176,15 +176,25 @@ class OptionInfo:
 
 def pass_options(cls: type[Any]) -> list[OptionInfo]:
     """The options of a pass class (its attrs fields), with resolved types, in declaration order."""
-    hints = typing.get_type_hints(cls)
-    out = []
-    for a in attrs.fields(cls):
-        has_default = a.default is not attrs.NOTHING
-        default = a.default
-        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory()
-        out.append(OptionInfo(a.name, hints.get(a.name, a.type), default, has_default))
-    return out
+    cached = _OPTIONS.get(cls)
+    if cached is None:
+        # resolving annotations is slow, and every pipeline parse and pass record asks
+        hints = typing.get_type_hints(cls)
+        infos = []
+        for a in attrs.fields(cls):
+            has_default = a.default is not attrs.NOTHING
+            default = a.default
+            factory = None
+            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                factory = default.factory
+            infos.append((a.name, hints.get(a.name, a.type), default, has_default, factory))
+        cached = _OPTIONS[cls] = infos
+    # a factory default is made afresh for each caller, as before
+    return [OptionInfo(name, typ, factory() if factory is not None else default, has_default)
+            for name, typ, default, has_default, factory in cached]
+
+
+_OPTIONS: dict[type[Any], list[tuple[str, Any, Any, bool, Callable[[], Any] | None]]] = {}
 
 
 def describe(name: str) -> str:

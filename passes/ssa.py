@@ -21,21 +21,23 @@ of `%x` becomes `%x.0`, `%x.1`, ...; stack slots likewise (`%$0.2`). Sets `f.ssa
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import attrs
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
-from passes.edit import NameSupply, first_may_raise, fresh_label
+from passes.edit import NameSupply
 from passes.registry import PassResult, register
+from zir.analysis.op_effects import MAY_RAISE
 from zir.ir import UNBOUND, Block, Const, Function, Instr, Phi, Value, Var
 from zir.printer import format_name
 
 
 def remove_unreachable_blocks(f: Function, am: AnalysisManager) -> int:
     """Delete the blocks the entry does not reach (and the phi entries they fed); returns how many."""
-    doms = am.dominators(f)
-    dead = {b.label for b in f.blocks if not doms.is_reachable(b.label)}
+    live = am.flow(f).reachable()
+    dead = {b.label for b in f.blocks if b.label not in live}
     if not dead:
         return 0
     f.blocks = [b for b in f.blocks if b.label not in dead]
@@ -52,34 +54,59 @@ def split_for_handlers(f: Function, am: AnalysisManager) -> int:
     instruction (a new block, same handler, starts at such an assignment). Returns how many splits."""
     live = am.liveness(f)
     splits = 0
+    blocks = f.block_map()
+    labels = set(blocks)
+    # the tail split off a block goes right after it in the layout (placed at the end)
+    tail_of: dict[str, Block] = {}
+    may_raise = MAY_RAISE
     # a tail split off a block carries the same Vars to the same handler as the block did
-    work = [(b, {v.name for v in live.exception_live(b.label)}) for b in f.blocks if b.handler is not None]
+    work = deque((b, live.exception_names(b.label)) for b in f.blocks if b.handler is not None)
     while work:
-        b, carried = work.pop(0)
+        b, carried = work.popleft()
         seen_raise = False
         cut = None
         for k, i in enumerate(b.instrs):
             if seen_raise and i.dest is not None and i.dest.name in carried:
                 cut = k
                 break
-            seen_raise = seen_raise or i.opdef.may_raise
+            seen_raise = seen_raise or may_raise[i.op]
         if cut is None:
             continue
-        label = fresh_label(f, f"{b.label}.s")
+        label = _fresh(labels, f"{b.label}.s")
+        labels.add(label)
         tail = Block(label, [], b.instrs[cut:], b.handler)
         b.instrs = b.instrs[:cut] + [Instr("br", None, [], {}, [label])]
-        f.blocks.insert(f.blocks.index(b) + 1, tail)
+        blocks[label] = tail
+        tail_of[b.label] = tail
         for s in dict.fromkeys(tail.successors()):
-            for p in f.block(s).phis:
+            for p in blocks[s].phis:
                 p.incoming = {(label if k == b.label else k): v for k, v in p.incoming.items()}
         assert b.handler is not None
-        for p in f.block(b.handler).phis:
+        for p in blocks[b.handler].phis:
             p.incoming[label] = p.incoming[b.label]
         splits += 1
-        work.insert(0, (tail, carried))
+        work.appendleft((tail, carried))
     if splits:
+        layout = []
+        for b in f.blocks:
+            layout.append(b)
+            nxt = tail_of.get(b.label)
+            while nxt is not None:
+                layout.append(nxt)
+                nxt = tail_of.get(nxt.label)
+        f.blocks = layout
         am.clear(f)
     return splits
+
+
+def _fresh(taken: set[str], base: str) -> str:
+    """A label not in `taken`: `base`, else `base.1`, `base.2`, ..."""
+    if base not in taken:
+        return base
+    n = 1
+    while f"{base}.{n}" in taken:
+        n += 1
+    return f"{base}.{n}"
 
 
 def place_phis(f: Function, am: AnalysisManager, pruned: bool) -> dict[int, str]:
@@ -91,26 +118,36 @@ def place_phis(f: Function, am: AnalysisManager, pruned: bool) -> dict[int, str]
     for param in f.params:
         defsites.setdefault(param.name, set()).add(entry)
     for b in f.blocks:
+        label = b.label
         for p in b.phis:
-            defsites.setdefault(p.dest.name, set()).add(b.label)
+            defsites.setdefault(p.dest.name, set()).add(label)
         for i in b.instrs:
             if i.dest is not None:
-                defsites.setdefault(i.dest.name, set()).add(b.label)
+                defsites.setdefault(i.dest.name, set()).add(label)
     blocks = f.block_map()
     order = {b.label: n for n, b in enumerate(f.blocks)}
     placed: dict[int, str] = {}
-    for name in sorted(defsites):
+    names = sorted(defsites)
+    live_in: dict[str, frozenset[str]] = {}
+    if live is not None:
+        # pruned: a Var live into no block gets no phi anywhere, so its frontiers need no walk
+        live_in = {label: live.in_names(label) for label in blocks}
+        live_somewhere: set[str] = set()
+        for names_in in live_in.values():
+            live_somewhere |= names_in
+        names = [n for n in names if n in live_somewhere]
+    for name in names:
         var = Var(name)
         has_phi: set[str] = set()
-        work = sorted(defsites[name], key=order.__getitem__)
+        work = deque(sorted(defsites[name], key=order.__getitem__))
         queued = set(work)
         while work:
-            x = work.pop(0)
+            x = work.popleft()
             for y in sorted(frontiers.get(x, ()), key=order.__getitem__):
                 if y in has_phi:
                     continue
                 has_phi.add(y)
-                if live is not None and var not in live.live_in[y]:
+                if live is not None and name not in live_in[y]:
                     continue
                 phi = Phi(var, {})
                 blocks[y].phis.append(phi)
@@ -172,17 +209,36 @@ class _Renamer:
             orig = self.placed.get(id(phi), phi.dest.name)
             phi.dest = self.define(Var(orig), pushed)
         handler = self.blocks[b.handler] if b.handler is not None else None
-        raise_at = first_may_raise(b)
+        snap_at = -1
+        if handler is not None:
+            snap_at = 0
+            for k, i in enumerate(b.instrs):
+                if MAY_RAISE[i.op]:
+                    snap_at = k
+                    break
         snapshot: dict[int, Value] = {}
+        stacks = self.stacks
         for k, i in enumerate(b.instrs):
-            if handler is not None and k == (raise_at or 0):
+            if k == snap_at:
+                assert handler is not None
                 snapshot = {id(p): self.phi_operand(p, b.label) for p in handler.phis}
-            i.args = [self.current(a.name) if isinstance(a, Var) else a for a in i.args]
+            # a new list: an operand list may be shared with another instruction
+            args = list(i.args)
+            for n, a in enumerate(args):
+                if isinstance(a, Var):
+                    stack = stacks.get(a.name)
+                    if stack:
+                        args[n] = stack[-1]
+                    else:
+                        self.undef_uses += 1
+                        args[n] = Const(UNBOUND)
+            i.args = args
             if i.dest is not None:
                 i.dest = self.define(i.dest, pushed)
-        for s in dict.fromkeys(b.successors()):
+        successors = b.successors()
+        for s in dict.fromkeys(successors):
             self.fill(b, s)
-        if handler is not None and handler.label not in b.successors():
+        if handler is not None and handler.label not in successors:
             for p in handler.phis:
                 p.incoming[b.label] = snapshot.get(id(p), Const(UNBOUND))
         return pushed

@@ -38,8 +38,10 @@ from collections.abc import Callable
 import attrs
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
-from passes.edit import NameSupply, all_names, first_may_raise, replace_uses
+from passes.edit import NameSupply, all_names, replace_uses
 from passes.registry import PassResult, register
+from zir.analysis.interference import interference_among
+from zir.analysis.op_effects import MAY_RAISE
 from zir.ir import Block, Const, Function, Instr, Value, Var
 from zir.printer import format_name
 
@@ -100,22 +102,43 @@ def _fresh(taken: set[str], base: str) -> str:
     return f"{base}.{n}"
 
 
+def _first_may_raise(block: Block) -> int | None:
+    """The index of the first instruction of `block` that may raise, or None."""
+    for k, i in enumerate(block.instrs):
+        if MAY_RAISE[i.op]:
+            return k
+    return None
+
+
 def _instrs(copies: list[Copy]) -> list[Instr]:
     return [Instr("const", d, [s]) if isinstance(s, Const) else Instr("copy", d, [s]) for d, s in copies]
 
 
 def coalesce_phi_webs(f: Function, am: AnalysisManager) -> int:
     """Give non-interfering phi results and operands one name (see the module docstring); returns
-    how many operands joined their phi's group."""
-    ig = am.get("interference", f)
-    parent: dict[Var, Var] = {}
-    members: dict[Var, list[Var]] = {}
-    neighbours: dict[Var, set[Var]] = {}
+    how many operands joined their phi's group.
 
-    def find(v: Var) -> Var:
+    Interference is asked only about phi results and operands (`interference_among`, the subgraph
+    of `zir.analysis.interference_graph` those Vars induce): groups are made of them alone.
+    """
+    candidates: set[str] = set()
+    for b in f.blocks:
+        for p in b.phis:
+            candidates.add(p.dest.name)
+            for v in p.incoming.values():
+                if isinstance(v, Var):
+                    candidates.add(v.name)
+    if not candidates:
+        return 0
+    adj = interference_among(f, am.liveness(f), candidates)
+    parent: dict[str, str] = {}
+    members: dict[str, list[str]] = {}
+    neighbours: dict[str, set[str]] = {}
+
+    def find(v: str) -> str:
         if v not in parent:
             parent[v], members[v] = v, [v]
-            neighbours[v] = set(ig.adj[v]) if v in ig else set()
+            neighbours[v] = set(adj[v])
             return v
         root = v
         while parent[root] != root:
@@ -130,8 +153,11 @@ def coalesce_phi_webs(f: Function, am: AnalysisManager) -> int:
             for v in p.incoming.values():
                 if not isinstance(v, Var):
                     continue
-                a, c = find(p.dest), find(v)
-                if a == c or any(m in neighbours[a] for m in members[c]):
+                a, c = find(p.dest.name), find(v.name)
+                if a == c:
+                    continue
+                na = neighbours[a]
+                if any(m in na for m in members[c]):
                     continue
                 if len(members[a]) < len(members[c]):
                     a, c = c, a
@@ -139,14 +165,15 @@ def coalesce_phi_webs(f: Function, am: AnalysisManager) -> int:
                 members[a] += members.pop(c)
                 neighbours[a] |= neighbours.pop(c)
                 joined += 1
-    params = set(f.params)
+    params = {p.name: p for p in f.params}
     rename: dict[str, Var] = {}
     for group in members.values():
         if len(group) < 2:
             continue
         named = [m for m in group if m in params]
-        rep = named[0] if named else min(group, key=lambda m: m.name)
-        rename.update((m.name, rep) for m in group if m != rep)
+        rep = named[0] if named else min(group)
+        rep_var = params.get(rep) or Var(rep)
+        rename.update((m, rep_var) for m in group if m != rep)
     if rename:
         replace_uses(f, rename)
         for b in f.blocks:
@@ -161,7 +188,7 @@ def coalesce_phi_webs(f: Function, am: AnalysisManager) -> int:
 class _Destroyer:
     def __init__(self, f: Function, am: AnalysisManager) -> None:
         self.f = f
-        self.graph = am.cfg(f)
+        self.flow = am.flow(f)
         self.names = NameSupply(all_names(f))
         self.blocks = f.block_map()
         self.labels = set(self.blocks)
@@ -218,8 +245,8 @@ class _Destroyer:
         self.stats["handler temporaries"] += len(temps)
         for pred_label in list(s.phis[0].incoming):
             pred = self.blocks[pred_label]
-            if self.graph.edges[pred_label, s.label]["kind"] == "exception":
-                at = first_may_raise(pred)
+            if self.flow.succ[pred_label][s.label] == "exception":
+                at = _first_may_raise(pred)
                 if at is None:
                     continue  # nothing in pred raises: the edge is never taken
                 copies = [(t, p.incoming[pred_label]) for t, p in zip(temps, s.phis, strict=True)]
@@ -238,8 +265,7 @@ class _Destroyer:
             if not s.phis:
                 continue
             self.stats["phis removed"] += len(s.phis)
-            preds = self.graph.pred[s.label]
-            if any(preds[p]["kind"] == "exception" for p in preds):
+            if "exception" in self.flow.pred[s.label].values():
                 self.handler_block(s)
             else:
                 self.normal_block(s)

@@ -19,26 +19,85 @@ from __future__ import annotations
 import attrs
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
-from passes.peephole.branches import FUNCTION_REWRITES, TERMINATOR_REWRITES
+from passes.peephole.branches import FUNCTION_REWRITES, TERMINATOR_APPLIES, TERMINATOR_REWRITES
 from passes.peephole.context import Rewriter
 from passes.peephole.stores import eliminate_dead_stores
-from passes.peephole.values import INSTRUCTION_REWRITES, propagate_constants
+from passes.peephole.values import APPLIES, INSTRUCTION_REWRITES, propagate_constants
 from passes.registry import PassResult, register
 from zir.ir import Function
 
 
 def run_round(rw: Rewriter, dse: bool) -> bool:
-    """One sweep of every rewrite over the function; True when anything changed."""
+    """One sweep of every rewrite over the function; True when anything changed.
+
+    Each instruction goes through `INSTRUCTION_REWRITES` in order, each rewrite seeing what the
+    ones before it left; a rewrite is skipped on operations `APPLIES` says it cannot change (it
+    would return False there without looking at anything), which spares most calls.
+    """
     changed = False
     for rewrite in FUNCTION_REWRITES:
         changed |= rewrite(rw)
+    rewrites = INSTRUCTION_REWRITES
+    table: dict[str, tuple[int, ...]] = {}
+
+    def candidates(op: str) -> tuple[int, ...]:
+        cands = table.get(op)
+        if cands is None:
+            cands = table[op] = tuple(
+                j for j, r in enumerate(rewrites) if (pred := APPLIES.get(r)) is None or pred(op))
+        return cands
+
+    term_rewrites = TERMINATOR_REWRITES
+    term_table: dict[str | None, tuple[int, ...]] = {}
+
+    def term_candidates(op: str | None) -> tuple[int, ...]:
+        cands = term_table.get(op)
+        if cands is None:
+            cands = term_table[op] = tuple(
+                j for j, r in enumerate(term_rewrites)
+                if (pred := TERMINATOR_APPLIES.get(r)) is None or (op is not None and pred(op)))
+        return cands
+
     for b in list(rw.f.blocks):
-        for term_rewrite in TERMINATOR_REWRITES:
-            changed |= term_rewrite(rw, b)
+        last = b.instrs[-1].op if b.instrs else None
+        cands = term_candidates(last)
+        done = -1  # the last rewrite tried on this block
+        while cands:
+            for j in cands:
+                if j <= done:
+                    continue
+                done = j
+                if term_rewrites[j](rw, b):
+                    changed = True
+                    now = b.instrs[-1].op if b.instrs else None
+                    if now != last:
+                        # a new last operation: the later rewrites that apply to it
+                        last = now
+                        cands = term_candidates(last)
+                        break
+            else:
+                break
         changed |= propagate_constants(rw, b)
-        for k in range(len(b.instrs)):
-            for instr_rewrite in INSTRUCTION_REWRITES:
-                changed |= instr_rewrite(rw, b, k)
+        instrs = b.instrs  # instruction rewrites replace items, never the list
+        for k in range(len(instrs)):
+            op = instrs[k].op
+            known = table.get(op)
+            cands = known if known is not None else candidates(op)
+            done = -1  # the last rewrite tried on this instruction
+            while cands:
+                for j in cands:
+                    if j <= done:
+                        continue
+                    done = j
+                    if rewrites[j](rw, b, k):
+                        changed = True
+                        if instrs[k].op != op:
+                            # a new operation: the later rewrites that apply to it
+                            op = instrs[k].op
+                            cands = candidates(op)
+                            break
+                else:
+                    break
     if dse:
         changed |= eliminate_dead_stores(rw)
     return changed

@@ -9,10 +9,12 @@ its exception edge).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from passes.edit import retarget
 from passes.fold import truth
 from passes.peephole.context import Rewriter
-from zir.analysis import reachable
 from zir.ir import Block, Instr, Var
 from zir.ops import IR_OPS, OpDef
 from zir.printer import format_instr, format_name
@@ -41,7 +43,7 @@ def fold_branch(rw: Rewriter, b: Block) -> bool:
     if value is None:
         return False
     taken, dropped = (t.targets[0], t.targets[1]) if value else (t.targets[1], t.targets[0])
-    if not rw.allow(f"fold {format_instr(t)} to br {format_name('^', taken)} {_at(rw, b)}"):
+    if not rw.allow(lambda: f"fold {format_instr(t)} to br {format_name('^', taken)} {_at(rw, b)}"):
         return False
     b.instrs[-1] = Instr("br", None, [], {}, [taken], t.line)
     if dropped != taken:
@@ -54,7 +56,7 @@ def branch_on_bool_same_targets(rw: Rewriter, b: Block) -> bool:
     t = b.terminator
     if t is None or t.op != "cbr" or t.targets[0] != t.targets[1] or not rw.kinds.is_bool(t.args[0]):
         return False
-    if not rw.allow(f"fold {format_instr(t)} to br {format_name('^', t.targets[0])} {_at(rw, b)}"):
+    if not rw.allow(lambda: f"fold {format_instr(t)} to br {format_name('^', t.targets[0])} {_at(rw, b)}"):
         return False
     b.instrs[-1] = Instr("br", None, [], {}, [t.targets[0]], t.line)
     return rw.did("branches folded", cfg=True)
@@ -83,7 +85,7 @@ def invert_not_branch(rw: Rewriter, b: Block) -> bool:
     d = _single_use_def_before(rw, b, "not")
     if d is None:
         return False
-    if not rw.allow(f"invert {format_instr(t)} on {format_instr(d)} {_at(rw, b)}"):
+    if not rw.allow(lambda: f"invert {format_instr(t)} on {format_instr(d)} {_at(rw, b)}"):
         return False
     # `not` and `cbr` each test the truth once; the fused branch tests it once, at the same point.
     b.instrs[-2:] = [Instr("cbr", None, [d.args[0]], {}, [t.targets[1], t.targets[0]], t.line)]
@@ -114,13 +116,32 @@ def fuse_compare_branch(rw: Rewriter, b: Block) -> bool:
     row = fused_branch(d.op)
     if row is None:
         return False
-    if not rw.allow(f"fuse {format_instr(d)} into {format_instr(t)} {_at(rw, b)}"):
+    if not rw.allow(lambda: f"fuse {format_instr(d)} into {format_instr(t)} {_at(rw, b)}"):
         return False
     b.instrs[-2:] = [Instr(row.name, None, list(d.args), {}, list(t.targets), t.line)]
     return rw.did("compares fused into branches", cfg=True)
 
 
 TERMINATOR_REWRITES = [fold_branch, branch_on_bool_same_targets, invert_not_branch, fuse_compare_branch]
+
+#: rewrite -> which last operations of a block it can change at all (the rewrite returns False,
+#: touching no fact, on any other), so the driver calls it only on those; a rewrite not listed is
+#: tried on every block.
+TERMINATOR_APPLIES: dict[Callable[[Rewriter, Block], bool], Callable[[str], bool]] = {
+    fold_branch: lambda op: op == "cbr",
+    branch_on_bool_same_targets: lambda op: op == "cbr",
+    invert_not_branch: lambda op: op == "cbr",
+    fuse_compare_branch: lambda op: op == "cbr",
+}
+
+
+def _thread_text(rw: Rewriter, p: Block, t: Instr, mid: str, dest: str) -> str:
+    return (f"thread {format_instr(t)} through {format_name('^', mid)} to {format_name('^', dest)} "
+            f"{_at(rw, p)}")
+
+
+def _merge_text(rw: Rewriter, b: Block, c_label: str) -> str:
+    return f"merge {format_name('^', c_label)} into {_place(rw, b)}"
 
 
 def _is_jump_only(b: Block) -> str | None:
@@ -147,8 +168,7 @@ def thread_jumps(rw: Rewriter) -> bool:
             target = blocks[dest]
             if target.phis and p.label in target.phis[0].incoming:
                 continue  # p already reaches dest: the phis cannot tell the two edges apart
-            if not rw.allow(f"thread {format_instr(t)} through {format_name('^', mid)} to "
-                            f"{format_name('^', dest)} {_at(rw, p)}"):
+            if not rw.allow(partial(_thread_text, rw, p, t, mid, dest)):
                 continue
             retarget(t, mid, dest)
             for phi in target.phis:
@@ -157,17 +177,23 @@ def thread_jumps(rw: Rewriter) -> bool:
                 if isinstance(value, Var):
                     rw.add_use(value.name)
             # ^mid keeps its phi entries until it is removed as unreachable (it still jumps here)
-            changed = rw.did("jumps threaded", cfg=True)
+            # the phi gains an operand equal to one it has: the meet of its kinds is the same
+            changed = rw.did("jumps threaded", cfg=True, kinds_kept=True)
     return changed
 
 
 def merge_blocks(rw: Rewriter) -> bool:
     """A block that jumps to a block with no other predecessor absorbs it (same handler only)."""
     changed = False
-    g = rw.graph
+    flow = rw.flow
     # predecessor lists, kept up to date by hand as blocks merge (rebuilding the CFG each time
-    # would make the rewrite quadratic)
-    preds = {label: list(g.predecessors(label)) for label in g}
+    # would make the rewrite quadratic): the CFG's, but for the ones a merge edited
+    edited: dict[str, list[str]] = {}
+
+    def preds(label: str) -> list[str]:
+        p = edited.get(label)
+        return p if p is not None else list(flow.pred[label])
+
     blocks = rw.f.block_map()
     handlers = {b.handler for b in rw.f.blocks if b.handler is not None}
     entry = rw.f.blocks[0].label
@@ -178,7 +204,7 @@ def merge_blocks(rw: Rewriter) -> bool:
             if t is None or t.op != "br":
                 break
             c_label = t.targets[0]
-            if c_label in (b.label, entry, b.handler) or c_label in handlers or preds[c_label] != [b.label]:
+            if c_label in (b.label, entry, b.handler) or c_label in handlers or preds(c_label) != [b.label]:
                 break
             c = blocks[c_label]
             if c.handler != b.handler:
@@ -189,7 +215,7 @@ def merge_blocks(rw: Rewriter) -> bool:
             h = blocks[b.handler] if b.handler is not None else None
             if h is not None and any(p.incoming.get(b.label) != p.incoming.get(c_label) for p in h.phis):
                 break  # the handler gets different values from the two blocks
-            if not rw.allow(f"merge {format_name('^', c_label)} into {_place(rw, b)}"):
+            if not rw.allow(partial(_merge_text, rw, b, c_label)):
                 break
             copies = [Instr("copy", p.dest, [p.incoming[b.label]]) for p in c.phis]
             b.instrs[-1:] = copies + c.instrs
@@ -197,13 +223,15 @@ def merge_blocks(rw: Rewriter) -> bool:
                 for p in blocks[s].phis:
                     if c_label in p.incoming:
                         p.incoming = {(b.label if k == c_label else k): v for k, v in p.incoming.items()}
-                preds[s] = list(dict.fromkeys(b.label if x == c_label else x for x in preds[s]))
+                edited[s] = list(dict.fromkeys(b.label if x == c_label else x for x in preds(s)))
             if h is not None:
                 for p in h.phis:
                     p.incoming.pop(c_label, None)
-                preds[h.label] = [x for x in preds[h.label] if x != c_label]
+                edited[h.label] = [x for x in preds(h.label) if x != c_label]
             gone.add(c_label)
-            changed = rw.did("blocks merged", cfg=True)
+            # a one-operand phi and a copy of that operand have the same kind; the handler phis
+            # lose an operand equal to one they keep
+            changed = rw.did("blocks merged", cfg=True, kinds_kept=True)
     if gone:
         rw.f.blocks = [x for x in rw.f.blocks if x.label not in gone]
     return changed
@@ -211,7 +239,7 @@ def merge_blocks(rw: Rewriter) -> bool:
 
 def remove_unreachable(rw: Rewriter) -> bool:
     """Blocks no path from the entry reaches are deleted, with the phi entries they fed."""
-    live = reachable(rw.graph)
+    live = rw.flow.reachable()
     removed = {b.label for b in rw.f.blocks if b.label not in live}
     # All at once: an unreachable block left behind could branch to one that is gone.
     if not removed:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
 from passes.edit import def_counts, use_counts
 from passes.facts import Bound, Kinds
 from passes.fold import propagatable
+from zir.analysis.flow import FlowGraph
 from zir.ir import Block, Const, Function, Value, Var
+
+_KEEP_CFG = PreservedAnalyses.cfg()
 
 
 class Rewriter:
@@ -28,9 +32,12 @@ class Rewriter:
         self.cfg_changed = False
         self.changed = False
         self._kinds: Kinds | None = None
+        #: the last Kinds computed, and whether no change since could alter it (`did(kinds_kept=)`)
+        self._kinds_prev: Kinds | None = None
+        self._kinds_current = False
         self._bound: Bound | None = None
         self._uses: Counter[str] | None = None
-        self._cfg: Any = None
+        self._cfg: FlowGraph | None = None
         self._consts: dict[str, Value] | None = None
         self._defs: Counter[str] | None = None
         self._blocks: dict[str, Block] | None = None
@@ -48,13 +55,18 @@ class Rewriter:
     @property
     def kinds(self) -> Kinds:
         if self._kinds is None:
-            self._kinds = Kinds(self.f)
+            if self._kinds_prev is None or not self._kinds_current:
+                # (reused from an earlier round only when every change since kept it: the same
+                # greatest fixed point a recomputation would find)
+                self._kinds_prev = Kinds(self.f)
+                self._kinds_current = True
+            self._kinds = self._kinds_prev
         return self._kinds
 
     @property
     def bound(self) -> Bound:
         if self._bound is None:
-            self._bound = Bound(self.f, self.graph)
+            self._bound = Bound(self.f, self.flow)
         return self._bound
 
     @property
@@ -78,11 +90,16 @@ class Rewriter:
         return self._uses
 
     @property
-    def graph(self) -> Any:
-        """The CFG as of the start of this round (or the last CFG change)."""
+    def flow(self) -> FlowGraph:
+        """The CFG (dict form) as of the start of this round (or the last CFG change)."""
         if self._cfg is None:
-            self._cfg = self.am.cfg(self.f)
+            self._cfg = self.am.flow(self.f)
         return self._cfg
+
+    @property
+    def graph(self) -> Any:
+        """The CFG as a `networkx.DiGraph`, as of the start of this round (or the last CFG change)."""
+        return self.flow.to_networkx()
 
     def ssa_constants(self) -> dict[str, Value]:
         """SSA form: Var name -> what reads of it may read instead: the literal of its `const`
@@ -109,14 +126,19 @@ class Rewriter:
         if self._uses is not None:
             self._uses[name] += n
 
-    def allow(self, description: str) -> bool:
-        """The bisect gate (`PassManager.allow`)."""
+    def allow(self, description: str | Callable[[], str]) -> bool:
+        """The bisect gate (`PassManager.allow`); a function making the text is called only when
+        the text is logged."""
         return self.am.allow(description)
 
-    def did(self, statistic: str, cfg: bool = False) -> bool:
-        """Record one transformation; `cfg` when it changed branches, blocks or handlers."""
+    def did(self, statistic: str, cfg: bool = False, kinds_kept: bool = False) -> bool:
+        """Record one transformation; `cfg` when it changed branches, blocks or handlers;
+        `kinds_kept` when it provably leaves every Var's `Kinds` fact as it was (so the next round
+        may reuse the facts instead of recomputing them)."""
         self.stats[statistic] += 1
         self.changed = True
+        if not kinds_kept:
+            self._kinds_current = False
         if cfg:
             self.cfg_changed = True
             # the analysis cache must not hand the old CFG to the next query in this run
@@ -124,5 +146,5 @@ class Rewriter:
             self._cfg = None
             self._blocks = None
         else:
-            self.am.invalidate(self.f, PreservedAnalyses.cfg())
+            self.am.invalidate(self.f, _KEEP_CFG)
         return True

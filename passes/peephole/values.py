@@ -8,10 +8,13 @@ instruction in place (never removes it, so indices stay valid for the driver).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from passes.edit import where
-from passes.fold import evaluate, propagatable
+from passes.fold import evaluate, foldable, propagatable
 from passes.peephole.context import Rewriter
-from zir.ir import Block, Const, Instr, Value, Var
+from zir.ir import Block, Const, Instr, Phi, Value, Var
 from zir.ops import IR_OPS
 from zir.printer import format_instr, format_value
 
@@ -50,13 +53,14 @@ def _bound_ints(rw: Rewriter, b: Block, k: int, vs: list[Value]) -> bool:
     return all(n in state for n in names)
 
 
-def _replace(rw: Rewriter, b: Block, k: int, new: Instr, verb: str, statistic: str) -> bool:
+def _replace(rw: Rewriter, b: Block, k: int, new: Instr, verb: str, statistic: str,
+             kinds_kept: bool = False) -> bool:
     old = b.instrs[k]
-    if not rw.allow(f"{verb} {where(old, b, rw.f)} to {format_instr(new)}"):
+    if not rw.allow(lambda: f"{verb} {where(old, b, rw.f)} to {format_instr(new)}"):
         return False
     new.line = old.line
     b.instrs[k] = new
-    return rw.did(statistic)
+    return rw.did(statistic, kinds_kept=kinds_kept)
 
 
 def copy_of_constant(rw: Rewriter, b: Block, k: int) -> bool:
@@ -64,7 +68,9 @@ def copy_of_constant(rw: Rewriter, b: Block, k: int) -> bool:
     i = b.instrs[k]
     if i.op != "copy" or not isinstance(i.args[0], Const) or not propagatable(i.args[0]):
         return False
-    return _replace(rw, b, k, Instr("const", i.dest, [i.args[0]]), "rewrite", "copies of constants")
+    # `copy c` and `const c` have the kind of the literal c
+    return _replace(rw, b, k, Instr("const", i.dest, [i.args[0]]), "rewrite", "copies of constants",
+                    kinds_kept=True)
 
 
 def fold_constant(rw: Rewriter, b: Block, k: int) -> bool:
@@ -99,7 +105,8 @@ def simplify_identity(rw: Rewriter, b: Block, k: int) -> bool:
     if result is None:
         return False
     new = Instr("const", i.dest, [result]) if isinstance(result, Const) else Instr("copy", i.dest, [result])
-    return _replace(rw, b, k, new, "simplify", "identities simplified")
+    # an int operation of ints proven int becomes a copy of such an int or an int constant
+    return _replace(rw, b, k, new, "simplify", "identities simplified", kinds_kept=True)
 
 
 def truth_of_bool(rw: Rewriter, b: Block, k: int) -> bool:
@@ -111,43 +118,70 @@ def truth_of_bool(rw: Rewriter, b: Block, k: int) -> bool:
     if isinstance(a, Var) and not rw.f.ssa and a.name not in rw.bound.before(b)[k]:
         return False
     new = Instr("copy", i.dest, [a])
-    return _replace(rw, b, k, new, "simplify", "truth tests removed")
+    # `truth` of a proven bool and a copy of it are both bools
+    return _replace(rw, b, k, new, "simplify", "truth tests removed", kinds_kept=True)
 
 
 INSTRUCTION_REWRITES = [copy_of_constant, fold_constant, simplify_identity, truth_of_bool]
+
+_IDENTITY_OPS = frozenset(RIGHT_IDENTITY) | frozenset(LEFT_IDENTITY) | frozenset(ANNIHILATOR) | SELF_ZERO
+
+#: rewrite -> which operations it can change at all (the rewrite returns False, touching no fact,
+#: on any other), so the driver calls it only on those; a rewrite not listed is tried everywhere.
+APPLIES: dict[Callable[[Rewriter, Block, int], bool], Callable[[str], bool]] = {
+    copy_of_constant: lambda op: op == "copy",
+    fold_constant: lambda op: foldable(IR_OPS[op]),
+    simplify_identity: lambda op: op in _IDENTITY_OPS,
+    truth_of_bool: lambda op: op == "truth",
+}
 
 
 def propagate_constants(rw: Rewriter, b: Block) -> bool:
     """Reads of a Var defined by `const` read the literal instead (SSA: everywhere, and reads of a
     `copy` read its source; before SSA: later in the same block, until the Var is assigned again)."""
     changed = False
-    if rw.f.ssa:
+    ssa = rw.f.ssa
+    table: dict[str, Value]
+    if ssa:
         table = rw.ssa_constants()
+        if not table:
+            return False
         for p in b.phis:
             for label, v in list(p.incoming.items()):
                 if isinstance(v, Var) and v.name in table and v != p.dest:
                     new = table[v.name]
-                    if rw.allow(f"replace {format_value(v)} by {format_value(new)} in the phi "
-                                f"of {format_value(p.dest)} in ^{b.label} of @{rw.f.name}"):
+                    if rw.allow(partial(_phi_text, rw, b, p, v, new)):
                         p.incoming[label] = new
                         _count_use(rw, new)
-                        changed = rw.did(_statistic(new))
-    known: dict[str, Value] = {}
+                        changed = rw.did(_statistic(new), kinds_kept=True)
+    else:
+        table = {}  # the constants assigned earlier in this block and not reassigned since
     for i in b.instrs:
-        table = rw.ssa_constants() if rw.f.ssa else known
-        if i.op != "const":
-            for n, a in enumerate(i.args):
+        if table and i.op != "const":
+            args = i.args
+            for n, a in enumerate(args):
                 if isinstance(a, Var) and a.name in table:
                     new = table[a.name]
-                    if rw.allow(f"replace {format_value(a)} by {format_value(new)} in {where(i, b, rw.f)}"):
-                        i.args[n] = new
+                    if rw.allow(partial(_operand_text, rw, b, i, a, new)):
+                        args[n] = new
                         _count_use(rw, new)
-                        changed = rw.did(_statistic(new))
-        if i.dest is not None and not rw.f.ssa:
-            known.pop(i.dest.name, None)
+                        # in SSA the one definition of the replaced Var gives it the kind of
+                        # what replaces it; before SSA the Var's kind meets all its assignments
+                        changed = rw.did(_statistic(new), kinds_kept=ssa)
+        if not ssa and i.dest is not None:
+            table.pop(i.dest.name, None)
             if i.op == "const" and isinstance(i.args[0], Const) and propagatable(i.args[0]):
-                known[i.dest.name] = i.args[0]
+                table[i.dest.name] = i.args[0]
     return changed
+
+
+def _phi_text(rw: Rewriter, b: Block, p: Phi, v: Value, new: Value) -> str:
+    return (f"replace {format_value(v)} by {format_value(new)} in the phi of {format_value(p.dest)} "
+            f"in ^{b.label} of @{rw.f.name}")
+
+
+def _operand_text(rw: Rewriter, b: Block, i: Instr, a: Value, new: Value) -> str:
+    return f"replace {format_value(a)} by {format_value(new)} in {where(i, b, rw.f)}"
 
 
 def _count_use(rw: Rewriter, new: Value) -> None:

@@ -1,6 +1,7 @@
 """Analyses of a `zir.Function`, as read-only query objects over networkx graphs.
 
     g = zir.analysis.cfg(f)                   # nx.DiGraph of block labels, edge attr `kind`
+    flow = zir.analysis.flow_graph(f)         # the same CFG as dicts (.succ, .pred), what analyses use
     zir.analysis.reverse_postorder(f)         # reachable blocks, RPO
     doms = zir.analysis.dominators(f)         # .idom, .graph (tree), .dominates(a, b), .frontiers
     zir.analysis.dominator_tree(f)            # nx.DiGraph, edges idom -> block
@@ -17,12 +18,13 @@ from __future__ import annotations
 
 from zir.analysis.cfg import EDGE_KINDS, cfg, exception_predecessors, postorder, reachable, reverse_postorder
 from zir.analysis.dominance import Dominators, dominance_frontiers, dominator_tree, dominators
+from zir.analysis.flow import FlowGraph, flow_graph
 from zir.analysis.interference import interference_graph
 from zir.analysis.liveness import Liveness, liveness
 from zir.analysis.loops import Loop, LoopInfo, loop_info, natural_loops
 
 __all__ = [
-    "EDGE_KINDS", "Dominators", "Liveness", "Loop", "LoopInfo", "cfg", "dominance_frontiers",
-    "dominator_tree", "dominators", "exception_predecessors", "interference_graph", "liveness",
+    "EDGE_KINDS", "Dominators", "FlowGraph", "Liveness", "Loop", "LoopInfo", "cfg", "dominance_frontiers",
+    "dominator_tree", "dominators", "exception_predecessors", "flow_graph", "interference_graph", "liveness",
     "loop_info", "natural_loops", "postorder", "reachable", "reverse_postorder",
 ]

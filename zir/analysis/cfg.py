@@ -20,15 +20,17 @@ Decisions (documented because analyses and passes depend on them):
 
 The graph attribute ``graph.graph["entry"]`` is the entry label, ``graph.graph["function"]`` the
 function's name. Model: numba's `numba/core/controlflow.py` (`CFGraph`).
+
+The analyses compute on the same graph in dict form (`zir.analysis.flow.FlowGraph`); the orders
+below accept either form.
 """
 
 from __future__ import annotations
 
 import networkx as nx
 
-from zir.errors import VerifyError
+from zir.analysis.flow import FlowGraph, flow_graph
 from zir.ir import Function
-from zir.printer import format_name
 
 #: The values of the CFG edge attribute `kind`.
 EDGE_KINDS: tuple[str, ...] = ("true", "false", "jump", "exception")
@@ -38,64 +40,34 @@ def cfg(f: Function) -> nx.DiGraph:
     """The control-flow graph of `f`: nodes are block labels, edges carry `kind` (see module doc).
 
     Raises `zir.VerifyError` when a terminator or handler names a block that does not exist, or the
-    function has no blocks.
+    function has no blocks. Built from `zir.analysis.flow.FlowGraph` (the dict form the analyses
+    use), a fresh graph each call.
     """
-    if not f.blocks:
-        raise VerifyError(f"function {format_name('@', f.name)}: has no blocks (needs an entry block)")
-    g = nx.DiGraph(entry=f.blocks[0].label, function=f.name)
-    for b in f.blocks:
-        g.add_node(b.label)
-    for b in f.blocks:
-        targets = b.successors()
-        for t in targets:
-            if t not in g:
-                raise VerifyError(f"function {format_name('@', f.name)}, block {format_name('^', b.label)}: "
-                                  f"branch to unknown block {format_name('^', t)}")
-        if len(targets) == 2 and targets[0] != targets[1]:
-            g.add_edge(b.label, targets[0], kind="true")
-            g.add_edge(b.label, targets[1], kind="false")
-        else:
-            for t in targets:
-                if not g.has_edge(b.label, t):
-                    g.add_edge(b.label, t, kind="jump")
-        if b.handler is not None:
-            if b.handler not in g:
-                raise VerifyError(f"function {format_name('@', f.name)}, block {format_name('^', b.label)}: "
-                                  f"handler {format_name('^', b.handler)} does not exist")
-            if not g.has_edge(b.label, b.handler):
-                g.add_edge(b.label, b.handler, kind="exception")
-    return g
+    return FlowGraph.of(f).to_networkx()
 
 
-def _graph(f_or_graph: Function | nx.DiGraph) -> nx.DiGraph:
-    return f_or_graph if isinstance(f_or_graph, nx.DiGraph) else cfg(f_or_graph)
-
-
-def postorder(f_or_graph: Function | nx.DiGraph) -> list[str]:
+def postorder(f_or_graph: Function | nx.DiGraph | FlowGraph) -> list[str]:
     """The blocks reachable from the entry in depth-first postorder (successors in edge order).
 
-    Accepts a function or a CFG made by `cfg` (which carries its entry). Unreachable blocks are not
-    listed.
+    Accepts a function, a CFG made by `cfg` (which carries its entry) or a `FlowGraph`.
+    Unreachable blocks are not listed.
     """
-    g = _graph(f_or_graph)
-    return list(nx.dfs_postorder_nodes(g, g.graph["entry"]))
+    return flow_graph(f_or_graph).postorder()
 
 
-def reverse_postorder(f_or_graph: Function | nx.DiGraph) -> list[str]:
+def reverse_postorder(f_or_graph: Function | nx.DiGraph | FlowGraph) -> list[str]:
     """The blocks reachable from the entry in reverse postorder: every block comes after its
     dominators, and, but for back edges, after its predecessors. Unreachable blocks are not listed."""
-    order = postorder(f_or_graph)
-    order.reverse()
-    return order
+    return flow_graph(f_or_graph).reverse_postorder()
 
 
-def reachable(f_or_graph: Function | nx.DiGraph) -> set[str]:
+def reachable(f_or_graph: Function | nx.DiGraph | FlowGraph) -> set[str]:
     """The labels of the blocks reachable from the entry (exception edges included)."""
-    g = _graph(f_or_graph)
-    entry = g.graph["entry"]
-    return {entry} | nx.descendants(g, entry)
+    return set(flow_graph(f_or_graph).reachable())
 
 
-def exception_predecessors(g: nx.DiGraph, label: str) -> list[str]:
+def exception_predecessors(g: nx.DiGraph | FlowGraph, label: str) -> list[str]:
     """The blocks whose exception edge leads to `label`, in layout order."""
+    if isinstance(g, FlowGraph):
+        return g.exception_predecessors(label)
     return [p for p in g.pred[label] if g.edges[p, label]["kind"] == "exception"]

@@ -27,11 +27,14 @@ needs is live before every may-raise instruction of the blocks it covers.
 
 from __future__ import annotations
 
+from collections.abc import Set
+
 import networkx as nx
 
-from zir.analysis.cfg import cfg
+from zir.analysis.flow import FlowGraph
 from zir.analysis.liveness import Liveness, iter_bits
 from zir.analysis.loops import LoopInfo
+from zir.analysis.op_effects import MAY_RAISE
 from zir.ir import Function, Var
 
 
@@ -41,9 +44,9 @@ def interference_graph(f: Function, live: Liveness | None = None,
 
     `live` and `loops` may be passed when the caller already has them for this exact function.
     """
-    graph = live.cfg if live is not None else cfg(f)
-    live = live if live is not None else Liveness(f, graph)
-    loops = loops if loops is not None else LoopInfo(graph)
+    flow = live.flow if live is not None else FlowGraph.of(f)
+    live = live if live is not None else Liveness(f, flow)
+    loops = loops if loops is not None else LoopInfo(flow)
     index, vars_ = live.index, live.vars
     weight = {b.label: 10 ** loops.loop_depth(b.label) for b in f.blocks}
 
@@ -109,3 +112,59 @@ def interference_graph(f: Function, live: Liveness | None = None,
         g.nodes[v]["spill_cost"] = cost[index[v]]
     g.graph["affinities"] = aff
     return g
+
+
+def interference_among(f: Function, live: Liveness, names: Set[str]) -> dict[str, set[str]]:
+    """The interference graph of `f` restricted to the Vars called `names`, by name: name ->
+    the names in `names` it interferes with.
+
+    Exactly the subgraph of `interference_graph(f)` induced by `names` (same def-point rule, copy
+    exception, phi and entry rules), computed without building the whole graph: the per-block
+    walks track only `names`, so a caller that needs a few Vars (phi-web coalescing asks about
+    phi results and operands) pays for those, not for every Var of the function.
+    """
+    adj: dict[str, set[str]] = {n: set() for n in names}
+
+    def interfere(d: str, group: Set[str]) -> None:
+        mine = adj[d]
+        for x in group:
+            if x != d:
+                mine.add(x)
+                adj[x].add(d)
+
+    entry = f.blocks[0].label
+    at_entry = set(live.in_names(entry) & names)
+    at_entry.update(p.name for p in f.params if p.name in names)
+    for n in at_entry:
+        interfere(n, at_entry)
+    may_raise = MAY_RAISE
+    for b in f.blocks:
+        label = b.label
+        live_now = set(live.out_names(label) & names)
+        exc = live.exception_names(label) & names
+        instrs = b.instrs
+        for k in range(len(instrs) - 1, -1, -1):
+            i = instrs[k]
+            d = i.dest
+            if d is not None:
+                dn = d.name
+                if dn in names:
+                    # a copy's source holds the same value: they may share (Chaitin's rule)
+                    src = i.args[0] if i.op == "copy" else None
+                    if isinstance(src, Var) and src.name in live_now:
+                        interfere(dn, live_now - {src.name})
+                    else:
+                        interfere(dn, live_now)
+                live_now.discard(dn)
+            for a in i.args:
+                if isinstance(a, Var) and a.name in names:
+                    live_now.add(a.name)
+            if exc and may_raise[i.op]:
+                live_now |= exc
+        if b.phis:
+            # phi results are written together at the top: with each other and what is live there
+            defs = {p.dest.name for p in b.phis if p.dest.name in names}
+            after = live_now | defs
+            for dn in defs:
+                interfere(dn, after)
+    return adj

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 import attrs
 import networkx as nx
 
-from zir.analysis.cfg import cfg
 from zir.analysis.dominance import Dominators
+from zir.analysis.flow import FlowGraph, flow_graph
 from zir.ir import Function
 
 
@@ -60,15 +60,18 @@ class LoopInfo:
 
     __slots__ = ("loops", "graph", "_by_header", "_innermost")
 
-    def __init__(self, graph: nx.DiGraph, doms: Dominators | None = None) -> None:
-        doms = doms if doms is not None else Dominators(graph)
-        layout = {label: n for n, label in enumerate(graph)}
+    def __init__(self, graph: nx.DiGraph | FlowGraph, doms: Dominators | None = None) -> None:
+        flow = flow_graph(graph)
+        doms = doms if doms is not None else Dominators(flow)
+        layout = {label: n for n, label in enumerate(flow.labels)}
         pre = {label: n for n, label in enumerate(doms.preorder())}
+        pred, succ = flow.pred, flow.succ
         # back edges grouped by header
         latches: dict[str, list[str]] = {}
-        for t, h in graph.edges:
-            if doms.dominates(h, t):
-                latches.setdefault(h, []).append(t)
+        for t in flow.labels:
+            for h in succ[t]:
+                if doms.dominates(h, t):
+                    latches.setdefault(h, []).append(t)
         bodies: dict[str, set[str]] = {}
         for h, tails in latches.items():
             body = {h}
@@ -76,7 +79,7 @@ class LoopInfo:
             body.update(work)
             while work:
                 n = work.pop()
-                for p in graph.pred[n]:
+                for p in pred[n]:
                     if p not in body and doms.is_reachable(p):
                         body.add(p)
                         work.append(p)
@@ -102,8 +105,8 @@ class LoopInfo:
         self.loops: list[Loop] = []
         for h in headers:
             body = bodies[h]
-            entries = {p for p in graph.pred[h] if p not in body and doms.is_reachable(p)}
-            exits = {s for n in body for s in graph.succ[n] if s not in body}
+            entries = {p for p in pred[h] if p not in body and doms.is_reachable(p)}
+            exits = {s for n in body for s in succ[n] if s not in body}
             back = tuple((t, h) for t in sorted(latches[h], key=layout.__getitem__))
             self.loops.append(Loop(h, ordered(body), back, ordered(entries), ordered(exits),
                                    depth[h], parents[h]))
@@ -146,11 +149,12 @@ class LoopInfo:
         return label in self._by_header
 
 
-def loop_info(f: Function | nx.DiGraph) -> LoopInfo:
-    """The natural loops of `f` (or of a CFG made by `zir.analysis.cfg`) with nesting and depths."""
-    return LoopInfo(f if isinstance(f, nx.DiGraph) else cfg(f))
+def loop_info(f: Function | nx.DiGraph | FlowGraph) -> LoopInfo:
+    """The natural loops of `f` (or of a CFG made by `zir.analysis.cfg`, or a `FlowGraph`) with
+    nesting and depths."""
+    return LoopInfo(flow_graph(f))
 
 
-def natural_loops(f: Function | nx.DiGraph) -> list[Loop]:
+def natural_loops(f: Function | nx.DiGraph | FlowGraph) -> list[Loop]:
     """The natural loops of `f`, one per header, outer loops before the loops they contain."""
     return loop_info(f).loops
