@@ -988,6 +988,56 @@ def test_construct_suite_at_o1_and_o2(fn: Any, argsets: list[Any]) -> None:
         compare(fn, *a.args, matrix=[("stack", 1), ("stack", 2)], **a.kwargs)
 
 
+def _relift(self: Any, code: Code) -> Code:
+    """O2 twice: the stackified code is lifted, optimized and stackified again (lifting must read
+    every shape stackify makes, maybe-unbound moves included)."""
+    import passes
+
+    for _ in range(2):
+        f = zir.lift(code)
+        zir.verify(f)
+        passes.PassManager.parse("O2").run(f)
+        code = zir.stackify(f)
+        verify_code(code)
+    return code
+
+
+@pytest.mark.parametrize("fn, argsets", _case_params())
+def test_construct_suite_through_o2_twice(fn: Any, argsets: list[Any]) -> None:
+    import vm
+    from vm.compiler import Compiler
+    from vm.difftest import describe, run_cpython, run_machine
+
+    with mock.patch.object(Compiler, "_optimize", _relift):
+        for a in argsets:
+            diff = describe(run_cpython(fn, *a.args, **a.kwargs),
+                            run_machine(vm.VM(mode="stack", opt_level=2), fn, a.args, a.kwargs))
+            assert not diff, f"{fn.__name__}({a}):\n" + "\n".join(diff)
+
+
+def test_a_parameter_deleted_on_one_path_lifts_back() -> None:
+    # The parameter's slot holds `x` after ssa-destroy coalescing; lifting the ZBC must not reset
+    # the parameter at entry (only locals that may be read before any store start UNBOUND).
+    text = """
+        func @f(%n) {
+        ^entry:
+          cbr %n, ^use, ^del
+        ^del:
+          %n = const undef
+          br ^use
+        ^use:
+          check_bound %n {name="x"}
+          ret "deleted"
+        }
+        """
+    import vm
+
+    c = zir.stackify(zir.lift(stackify_text(text)))
+    assert vm.VM(mode="stack").run(c, 2) == "deleted"
+    with pytest.raises(UnboundLocalError, match="local variable 'x'"):
+        vm.VM(mode="stack").run(c, 0)
+
+
 @pytest.mark.parametrize("name", ["nqueens", "fannkuch", "nbody", "spectral_norm", "richards", "tokenizer"])
 def test_optimized_stack_code_executes_fewer_instructions(name: str) -> None:
     """Stack O1 and O2 run every benchmark kernel in fewer ZBC instructions than O0 (the front

@@ -49,17 +49,18 @@ from zir.ops import EXHAUSTED, ZBC_OPS, OpDef, ZArg
 __all__ = ["KIND_NAMES", "decode", "execute"]
 
 # Decoded instruction kinds. The loop tests them in order of measured dynamic frequency over the
-# benchmark kernels (tools/kernels), not in this order.
+# benchmark kernels (tools/kernels) at O0 and O2 alike, not in this order; CALL, CALL_KW and
+# CALL_EX are one kind (the argument tells them apart) so that a call is tested for once.
 KIND_NAMES = (
     "LOAD_FAST", "LOAD_PARAM", "LOAD_CONST", "STORE_FAST", "BINARY", "LOAD_GLOBAL", "ATTR",
     "POP_JUMP_IF_FALSE", "POP_TOP", "CALL", "RETURN", "POP_JUMP_IF_TRUE", "FOR_ITER", "JUMP",
-    "NARY", "UNARY", "LOAD_DEREF", "STORE_DEREF", "CALL_KW", "CALL_EX", "COPY", "SWAP",
+    "NARY", "UNARY", "LOAD_DEREF", "STORE_DEREF", "COPY", "SWAP",
     "JUMP_IF_FALSE_OR_POP", "JUMP_IF_TRUE_OR_POP", "POP_JUMP_IF_IS", "POP_JUMP_IF_IS_NOT",
     "RAISE", "RERAISE", "SLOW", "YIELD", "FOR_ITER_BACK",
 )
 (K_LOAD_FAST, K_LOAD_PARAM, K_LOAD_CONST, K_STORE_FAST, K_BINARY, K_LOAD_GLOBAL, K_ATTR,
  K_POP_JUMP_IF_FALSE, K_POP_TOP, K_CALL, K_RETURN, K_POP_JUMP_IF_TRUE, K_FOR_ITER, K_JUMP,
- K_NARY, K_UNARY, K_LOAD_DEREF, K_STORE_DEREF, K_CALL_KW, K_CALL_EX, K_COPY, K_SWAP,
+ K_NARY, K_UNARY, K_LOAD_DEREF, K_STORE_DEREF, K_COPY, K_SWAP,
  K_JUMP_IF_FALSE_OR_POP, K_JUMP_IF_TRUE_OR_POP, K_POP_JUMP_IF_IS, K_POP_JUMP_IF_IS_NOT,
  K_RAISE, K_RERAISE, K_SLOW, K_YIELD, K_FOR_ITER_BACK) = range(len(KIND_NAMES))
 
@@ -89,6 +90,10 @@ def _decode_special(op: str, arg: Any, code: Code, params: frozenset[int]) -> De
         return (K_LOAD_CONST, AssertionError)
     if op == "LOAD_GLOBAL":
         return (K_LOAD_GLOBAL, code.names[arg])
+    if op == "CALL_KW":
+        return (K_CALL, (arg,))
+    if op == "CALL_EX":
+        return (K_CALL, None)
     if op == "ITER_NEXT":
         return (K_UNARY, _iter_next)
     if op in _SUSPENDING:
@@ -111,8 +116,8 @@ def _decode_special(op: str, arg: Any, code: Code, params: frozenset[int]) -> De
 
 #: Operations whose decoded argument is the ZBC argument itself.
 _SIMPLE_KINDS = {
-    "STORE_FAST": K_STORE_FAST, "POP_TOP": K_POP_TOP, "CALL": K_CALL, "CALL_KW": K_CALL_KW,
-    "CALL_EX": K_CALL_EX, "RETURN_VALUE": K_RETURN, "JUMP": K_JUMP, "FOR_ITER": K_FOR_ITER,
+    "STORE_FAST": K_STORE_FAST, "POP_TOP": K_POP_TOP, "CALL": K_CALL,
+    "RETURN_VALUE": K_RETURN, "JUMP": K_JUMP, "FOR_ITER": K_FOR_ITER,
     "FOR_ITER_BACK": K_FOR_ITER_BACK,
     "POP_JUMP_IF_FALSE": K_POP_JUMP_IF_FALSE, "POP_JUMP_IF_TRUE": K_POP_JUMP_IF_TRUE,
     "JUMP_IF_FALSE_OR_POP": K_JUMP_IF_FALSE_OR_POP, "JUMP_IF_TRUE_OR_POP": K_JUMP_IF_TRUE_OR_POP,
@@ -207,7 +212,7 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
     BINARY, LOAD_GLOBAL, ATTR, POP_JUMP_IF_FALSE = K_BINARY, K_LOAD_GLOBAL, K_ATTR, K_POP_JUMP_IF_FALSE
     POP_TOP, CALL, RETURN, POP_JUMP_IF_TRUE = K_POP_TOP, K_CALL, K_RETURN, K_POP_JUMP_IF_TRUE
     FOR_ITER, FOR_ITER_BACK, JUMP, NARY, UNARY = K_FOR_ITER, K_FOR_ITER_BACK, K_JUMP, K_NARY, K_UNARY
-    LOAD_DEREF, STORE_DEREF, CALL_KW, CALL_EX = K_LOAD_DEREF, K_STORE_DEREF, K_CALL_KW, K_CALL_EX
+    LOAD_DEREF, STORE_DEREF = K_LOAD_DEREF, K_STORE_DEREF
     COPY, SWAP, SLOW = K_COPY, K_SWAP, K_SLOW
     JUMP_IF_FALSE_OR_POP, JUMP_IF_TRUE_OR_POP = K_JUMP_IF_FALSE_OR_POP, K_JUMP_IF_TRUE_OR_POP
     POP_JUMP_IF_IS, POP_JUMP_IF_IS_NOT = K_POP_JUMP_IF_IS, K_POP_JUMP_IF_IS_NOT
@@ -249,37 +254,40 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                     op, arg = instrs[pc]
                     pc += 1
                     steps += 1
-                    if op == LOAD_FAST:
+                    if op == BINARY:
+                        v = pop()
+                        stack[-1] = arg(stack[-1], v)
+                    elif op == LOAD_FAST:
                         v = fast[arg]
                         if v is _UNBOUND:
                             raise unbound_local(prog.code.varnames[arg])
                         push(v)
-                    elif op == BINARY:
-                        v = pop()
-                        stack[-1] = arg(stack[-1], v)
                     elif op == LOAD_PARAM:
                         push(fast[arg])
                     elif op == LOAD_CONST:
                         push(arg)
-                    elif op == ATTR:
-                        stack[-1] = arg[0](stack[-1], arg[1])
                     elif op == STORE_FAST:
                         fast[arg] = pop()
-                    elif op == CALL or op == CALL_KW or op == CALL_EX:
+                    elif op == ATTR:
+                        stack[-1] = arg[0](stack[-1], arg[1])
+                    elif op == CALL:
+                        # arg: n for CALL n, (n,) for CALL_KW n, None for CALL_EX (one kind, so
+                        # that the loop tests for a call once)
                         kw: Any = None
-                        if op == CALL:
+                        if arg.__class__ is int:
                             if arg:
                                 args: Any = stack[-arg:]
                                 del stack[-arg:]
                             else:
                                 args = ()
                             f = pop()
-                        elif op == CALL_KW:
+                        elif arg is not None:
+                            n = arg[0]
                             names = pop()
-                            args = stack[-arg:]
-                            del stack[-arg:]
+                            args = stack[-n:]
+                            del stack[-n:]
                             f = pop()
-                            npos = arg - len(names)
+                            npos = n - len(names)
                             kw = dict(zip(names, args[npos:], strict=True))
                             del args[npos:]
                         else:
@@ -335,11 +343,12 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                             if v is _MISSING:
                                 raise name_error(arg)
                         push(v)
-                    elif op == JUMP:
-                        if steps > limit:
-                            frame.pc = pc
-                            raise rt.step_limit_error(frame)
-                        pc = arg
+                    elif op == POP_JUMP_IF_TRUE:
+                        if pop():
+                            if steps > limit:
+                                frame.pc = pc
+                                raise rt.step_limit_error(frame)
+                            pc = arg
                     elif op == POP_JUMP_IF_FALSE:
                         if not pop():
                             if steps > limit:
@@ -360,6 +369,11 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                         except StopIteration:
                             pop()
                             pc = arg
+                    elif op == JUMP:
+                        if steps > limit:
+                            frame.pc = pc
+                            raise rt.step_limit_error(frame)
+                        pc = arg
                     elif op == FOR_ITER_BACK:
                         try:
                             push(next(stack[-1]))
@@ -370,16 +384,12 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                                 frame.pc = pc
                                 raise rt.step_limit_error(frame)
                             pc = arg
-                    elif op == COPY:
-                        push(stack[-arg])
+                    elif op == POP_TOP:
+                        pop()
                     elif op == SWAP:
                         stack[-1], stack[-arg] = stack[-arg], stack[-1]
-                    elif op == POP_JUMP_IF_TRUE:
-                        if pop():
-                            if steps > limit:
-                                frame.pc = pc
-                                raise rt.step_limit_error(frame)
-                            pc = arg
+                    elif op == COPY:
+                        push(stack[-arg])
                     elif op == POP_JUMP_IF_IS or op == POP_JUMP_IF_IS_NOT:
                         # arg: (target, marker), the marker None or EXHAUSTED
                         if (pop() is arg[1]) == (op == POP_JUMP_IF_IS):
@@ -387,10 +397,16 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                                 frame.pc = pc
                                 raise rt.step_limit_error(frame)
                             pc = arg[0]
-                    elif op == POP_TOP:
-                        pop()
                     elif op == UNARY:
                         stack[-1] = arg(stack[-1])
+                    elif op == JUMP_IF_FALSE_OR_POP or op == JUMP_IF_TRUE_OR_POP:
+                        if (not stack[-1]) == (op == JUMP_IF_FALSE_OR_POP):
+                            if steps > limit:
+                                frame.pc = pc
+                                raise rt.step_limit_error(frame)
+                            pc = arg
+                        else:
+                            pop()
                     elif op == LOAD_DEREF:
                         try:
                             v = cells[arg].cell_contents
@@ -401,14 +417,6 @@ def execute(rt: Runtime, entry: Frame, host_exc: BaseException | None) -> Any:
                         push(v)
                     elif op == STORE_DEREF:
                         cells[arg].cell_contents = pop()
-                    elif op == JUMP_IF_FALSE_OR_POP or op == JUMP_IF_TRUE_OR_POP:
-                        if (not stack[-1]) == (op == JUMP_IF_FALSE_OR_POP):
-                            if steps > limit:
-                                frame.pc = pc
-                                raise rt.step_limit_error(frame)
-                            pc = arg
-                        else:
-                            pop()
                     elif op == SLOW:
                         arg[0](rt, frame, stack, arg[1])
                     elif op == RAISE:

@@ -85,6 +85,7 @@ class _BlockInfo:
     loop: ForLoop | None
     unpacks: dict[int, int]
     pinned: set[int]
+    unbound: set[int]
 
 
 class _Stackifier:
@@ -105,9 +106,6 @@ class _Stackifier:
         self.label_at: dict[str, int] = {}
         #: Edges taken by conditional jumps that must pop first: label -> (source, target, pops, line).
         self.trampolines: dict[str, tuple[Block, str, int, int | None]] = {}
-        #: Blocks whose entry value may be UNBOUND (read by `copy`/`check_bound`): predecessors
-        #: that load it use LOAD_FAST_UNCHECKED.
-        self.unchecked_entries: set[str] = set()
         #: How many copied blocks deep the current emission is (`_goto`).
         self.copies = 0
         self.blocks = {b.label: b for b in f.blocks}
@@ -282,7 +280,9 @@ class _Stackifier:
         pinned = {0} if instrs and instrs[0].op == "catch" else set()
         for k, n in unpacks.items():
             pinned.update(range(k, k + n + 1))
-        return _BlockInfo(templates, silent, dead, list(after), handler_live, fused, loop, unpacks, pinned)
+        unbound = _maybe_unbound(instrs)
+        return _BlockInfo(templates, silent, dead, list(after), handler_live, fused, loop, unpacks, pinned,
+                          unbound)
 
     def _fuse_unpacks(self, block: Block, templates: list[list[Value]], after: list[int]) -> dict[int, int]:
         """`%t = unpack %s {count=n}` followed by `tuple_item %t` for indices 0..n-1, with the tuple
@@ -371,11 +371,27 @@ class _Stackifier:
                 continue
             plan = self._plan(b, [value], final=False)
             used = plan.consumers[0]
-            if plan.entry_ok and used is not None:
-                out[b.label] = value
-                if b.instrs[used].op in _MAYBE_UNBOUND:
-                    self.unchecked_entries.add(b.label)
+            if not plan.entry_ok or used is None:
+                continue
+            # A value read by copy/check_bound (it may be UNBOUND) is kept on the stack only when
+            # every edge makes a bound one: a maybe-unbound value is always stored right after it
+            # is loaded (the rule lifting's definite assignment relies on, zir.lifting.flow).
+            if b.instrs[used].op in _MAYBE_UNBOUND and not all(self._made_bound(q, value) for q in edges):
+                continue
+            out[b.label] = value
         return out
+
+    def _made_bound(self, q: str, v: Var) -> bool:
+        """Whether the edge from q leaves `v` as a value that cannot be UNBOUND: a FOR_ITER item,
+        a tested value, or the result of an operation (not a copy or `undef`) that q makes last."""
+        instrs = self.blocks[q].instrs
+        if instrs[-1].op != "br":
+            return True
+        unbound = self.info[q].unbound
+        for k in range(len(instrs) - 2, -1, -1):
+            if instrs[k].dest == v:
+                return k not in unbound
+        return False
 
     def _deliverable(self, q: str, s: str) -> Var | bool | None:
         """What the edge q -> s can leave on the stack: a Var that q makes last (or, for a `cbr`,
@@ -425,7 +441,7 @@ class _Stackifier:
                 after = [*after[:-1], after[-1] & ~handed]
         return plan_trees(block.instrs, templates, silent=info.silent, dead=info.dead, after=after,
                           pinned=info.pinned, entry=entry, handler_live=info.handler_live,
-                          index=self.live.index)
+                          index=self.live.index, unbound=info.unbound)
 
     def _edge_values(self, block: Block) -> tuple[list[Value], int] | None:
         """For a block whose terminator leaves values on the stack for a successor: the
@@ -476,13 +492,10 @@ class _Stackifier:
         unpacks = info.unpacks
         fused = info.fused
         last = len(instrs) - 1
-        term = instrs[-1] if instrs else None
-        unchecked = {self.entry_values[t] for t in (term.targets if term is not None else [])
-                     if t in self.unchecked_entries}
         for k, ins in enumerate(instrs):
             for user, group in reversed(pre[k]):
                 for val in group:
-                    self._load(val, instrs[user], user == last and val in unchecked)
+                    self._load(val, instrs[user])
             if info.silent[k]:
                 continue
             if k in unpacks:
@@ -639,10 +652,10 @@ class _Stackifier:
         self.fixups.append((len(self.out), label))
         self.out.append(ZInstr(op, 0, line))
 
-    def _load(self, v: Value, user: Instr, unchecked: bool = False) -> None:
-        """Push operand `v` of `user` (`unchecked`: it may be UNBOUND even for other users)."""
+    def _load(self, v: Value, user: Instr) -> None:
+        """Push operand `v` of `user`."""
         if isinstance(v, Var):
-            op = "LOAD_FAST_UNCHECKED" if unchecked or user.op in _MAYBE_UNBOUND else "LOAD_FAST"
+            op = "LOAD_FAST_UNCHECKED" if user.op in _MAYBE_UNBOUND else "LOAD_FAST"
             self._put(op, self.local_index[v], user.line)
         elif v.value is UNBOUND:
             self._put("LOAD_UNBOUND", None, user.line)
@@ -715,6 +728,34 @@ class _Stackifier:
 
 
 _NONE = Const(None)
+_UNDEF = Const(UNBOUND)
+
+
+def _maybe_unbound(instrs: list[Instr]) -> set[int]:
+    """The instructions whose result may be UNBOUND: `undef` constants and copies of values not
+    known to be bound (a value is known bound when this block made it with any other operation,
+    or checked it, before)."""
+    bound: set[Var] = set()
+    out: set[int] = set()
+    for k, ins in enumerate(instrs):
+        d = ins.dest
+        if ins.op == "check_bound" and isinstance(ins.args[0], Var):
+            bound.add(ins.args[0])
+        if d is None:
+            continue
+        if ins.op == "const":
+            known = ins.args != [_UNDEF]
+        elif ins.op == "copy":
+            a = ins.args[0]
+            known = a in bound if isinstance(a, Var) else a != _UNDEF
+        else:
+            known = True
+        if known:
+            bound.add(d)
+        else:
+            bound.discard(d)
+            out.add(k)
+    return out
 
 
 def _item_label(header: str) -> str:

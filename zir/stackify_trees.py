@@ -48,7 +48,7 @@ class TreePlan:
 
 def plan_trees(instrs: list[Instr], templates: list[list[Value]], *, silent: list[bool], dead: list[bool],
                after: list[int], pinned: set[int], entry: list[Var], handler_live: int,
-               index: Mapping[Var, int]) -> TreePlan:
+               index: Mapping[Var, int], unbound: set[int]) -> TreePlan:
     """Plan the trees of a block (see the module docstring).
 
     `templates[k]` are the values instruction k pushes before its ZBC form, in order; `silent[k]`
@@ -56,7 +56,9 @@ def plan_trees(instrs: list[Instr], templates: list[list[Value]], *, silent: lis
     unused, `after[k]` the Vars live after it, `pinned` the instructions whose results can never
     stay on the stack for a later user, `entry` the values on the stack when the block starts
     (bottom to top), `handler_live` the Vars the block's handler reads; Var sets are bitsets
-    numbered by `index` (`zir.analysis.liveness`)."""
+    numbered by `index` (`zir.analysis.liveness`). `unbound` are the instructions whose result
+    may be UNBOUND: it never waits under other statements, so that a maybe-unbound value is
+    always used (or stored) right after it is loaded."""
     m = len(entry)
     n = len(instrs)
     dests: list[Var | None] = [*entry, *(ins.dest for ins in instrs)]
@@ -105,6 +107,8 @@ def plan_trees(instrs: list[Instr], templates: list[list[Value]], *, silent: lis
             moved = skipped | written[r]
             if moved and any(isinstance(a, Var) and a.name in moved for a in tmpl[:j]):
                 continue  # a load of an operand to the left would move across a store of it
+            if skipped and r - m in unbound:
+                continue
             stacked[r] = True
             if r < m:
                 consumers[r] = k

@@ -63,8 +63,10 @@ class Lifter(Emitter):
             pads = self.pads.get(start, {})
             layout.extend(pads[k] for k in sorted(pads))
             layout.extend(self.out[start])
+        # Locals read where they may hold nothing start out UNBOUND; parameters start with the
+        # arguments (a path that deletes one stores UNBOUND itself).
         inits = [Instr("const", self.locals[k], [UNDEF], {}, [], code.firstlineno)
-                 for k in sorted(self.needs_init)]
+                 for k in sorted(self.needs_init) if k >= code.nparams]
         if self.flow.entry_has_preds:
             jump = Instr("br", None, [], {}, [block_label(0)], code.firstlineno)
             entry = Block("entry", instrs=[*inits, jump])
