@@ -419,3 +419,14 @@ def test_generator_ir_has_yield_and_flag(fn: Any, op: str) -> None:
     text = zir.format(f)
     assert "flags(generator)" in text and f" = {op} %" in text
     assert zir.parse(text).functions[f.name] == f
+
+
+@pytest.mark.parametrize("mode", ["stack", "register"])
+def test_profiler_counts_suspends(mode: str) -> None:
+    import json
+
+    machine = vm.VM(mode=mode, profile="basic")
+    assert machine.run(basic_yield, 3) == [3, 2, 1]
+    data = json.loads(machine.profile_report("json"))
+    assert data["suspends"] == {"total": 3, "functions": {"countdown": 3}}
+    assert "suspensions of generator and coroutine frames: 3" in machine.profile_report("text")
