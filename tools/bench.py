@@ -158,6 +158,8 @@ def bench_kernel(name: str, configs: dict[str, dict[str, Any] | None], repeat: i
         "speedup": t["register_O2_nopools"] / t["register_O2"],
         "on": measure_memory(runners["register_O2"]), "off": measure_memory(runners["register_O2_nopools"]),
         "stats": _pool_summary(runners["register_O2"]),
+        "frames_made": {"on": _frames_made(runners["register_O2"], "misses"),
+                        "off": _frames_made(runners["register_O2_nopools"], "calls")},
     }
     levels = ("basic", "detailed", "full")
     out["profile_overhead"] = {"register": {lvl: t[f"register_O2_{lvl}"] / t["register_O2"] - 1
@@ -167,6 +169,20 @@ def bench_kernel(name: str, configs: dict[str, dict[str, Any] | None], repeat: i
             lvl: t[f"stack_O0_{lvl}"] / t["stack_O0"] - 1 for lvl in ("basic", "detailed", "full")}
     log(_kernel_line(name, out))
     return out
+
+
+def _frames_made(runner: Runner, counter: str) -> int:
+    """Frames one run allocates: pool misses with pools on, every VM call with pools off."""
+    machine = runner.machine
+    assert machine is not None
+
+    def read() -> int:
+        stats = machine.stats()
+        return int(stats["pools"]["misses"] if counter == "misses" else stats["calls"])
+
+    before = read()
+    runner.call()
+    return read() - before
 
 
 def _pool_summary(runner: Runner) -> dict[str, Any]:
@@ -225,12 +241,15 @@ def print_tables(kernels: dict[str, dict[str, Any]], summary: dict[str, Any]) ->
         ins = kernels[n]["instructions"]
         print(f"  {n:14s} {ins['stack_O0']:>13,} {ins['register_O2']:>13,}  -{ins['reduction'] * 100:.1f}%")
     print()
-    print("frame pools (register O2): speed-up, gen0 collections on/off, allocation peak KiB on/off:")
+    print("frame pools (register O2), on / off: speed-up, frames made per run, gen0 collections, "
+          "allocation peak KiB:")
     for n in names:
         p = kernels[n]["pools"]
-        print(f"  {n:14s} {p['speedup']:5.2f}x  gen0 {p['on']['gen0_collections']:>6} / "
-              f"{p['off']['gen0_collections']:<6}  peak {p['on']['peak_kib']:>9} / {p['off']['peak_kib']:<9}"
-              f"  reuse {p['stats']['reuse_rate'] * 100:5.1f}%")
+        made = p["frames_made"]
+        on, off = p["on"], p["off"]
+        print(f"  {n:14s} {p['speedup']:5.2f}x  frames {made['on']:>8,} / {made['off']:<9,} gen0 "
+              f"{on['gen0_collections']:>5} / {off['gen0_collections']:<5} peak {on['peak_kib']:>8} / "
+              f"{off['peak_kib']:<8} reuse {p['stats']['reuse_rate'] * 100:5.1f}%")
     print()
     print("profiler overhead vs profile='none' (time / time - 1):")
     for n in names:

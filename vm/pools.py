@@ -68,6 +68,7 @@ class FramePool:
 
     def give(self, frame: RFrame) -> None:
         """Return a frame whose activation finished."""
+        frame.args, frame.func = (), None  # an idle frame keeps nothing of its last call alive
         free = self.free
         n = len(free)
         if n < self.cap:

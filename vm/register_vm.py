@@ -451,6 +451,7 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
         value, exc = rt.resuming
         rt.resuming = None
     peak = 0
+    calls = 0  # frames made here (rt.frames counts them, added at the end)
     try:
         if frame.prog.leaf:
             try:
@@ -496,7 +497,15 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
             if req is _RETURN:
                 value = frame.ret
                 frame.ret = None
-                frame.prog.pool.give(frame)  # type: ignore[union-attr]
+                fp: Any = frame.prog.pool
+                free = fp.free
+                if len(free) < fp.cap:  # FramePool.give, written out
+                    frame.args, frame.func = (), None  # an idle frame keeps nothing alive
+                    free.append(frame)
+                    if len(free) > fp.peak:
+                        fp.peak = len(free)
+                else:
+                    fp.give(frame)
                 if not frames:
                     return value
                 frame = pop()
@@ -533,17 +542,40 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
                     exc = e
                 continue
             if kw is not None or not prog.simple or len(args) != prog.argcount:
-                try:
-                    args = bind(prog.spec, f.__qualname__, args, kw, f.__defaults__, f.__kwdefaults__)
-                except BaseException as e:  # noqa: BLE001 -- CPython's TypeError, raised at the call
-                    rt.propagating(e)
-                    exc = e
-                    continue
+                defaults = f.__defaults__
+                short = prog.argcount - len(args)
+                if kw is None and prog.simple and defaults is not None and 0 < short <= len(defaults):
+                    # fewer positional arguments than parameters, defaults for the rest: as bind does
+                    args = (*args, *defaults[len(defaults) - short:])
+                else:
+                    try:
+                        args = bind(prog.spec, f.__qualname__, args, kw, defaults, f.__kwdefaults__)
+                    except BaseException as e:  # noqa: BLE001 -- CPython's TypeError, raised at the call
+                        rt.propagating(e)
+                        exc = e
+                        continue
             n = len(frames)
             if n >= limit:
                 raise rt.depth_error(frame, prog.name)
             if n >= peak:
                 peak = n + 1
+            if pooled and not prog.leaf and prog.suspends is None:
+                # the common call, written out: a pooled frame, fed its arguments by send
+                fp = prog.pool
+                free = fp.free
+                if free:
+                    callee = free.pop()
+                    fp.hits += 1
+                else:
+                    callee = fp.take()
+                callee.func = f
+                callee.args = args
+                calls += 1
+                push(frame)
+                frame = callee
+                send = callee.send
+                value = args
+                continue
             callee = rt.activation(prog, f, args)
             if prog.suspends is not None:  # a generator or coroutine: make its object, run nothing
                 value = prog.suspends(rt, callee)
@@ -570,6 +602,7 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
         _abandon([*frames, frame], fault)
         raise
     finally:
+        rt.frames += calls
         stacks.pop()
         rt.host_exc = saved_host
         rt.raised = rt.raised_ctx = None

@@ -147,6 +147,7 @@ class _Emitter:
             offset = len(self.lines)
             self.lines.extend(body)
             clear = regs + [f"c{k}" for k in range(len(rc.cellvars) + len(rc.freevars))] + sorted(w.temps)
+            clear.append("_A")  # the arguments: an idle frame keeps nothing alive
             if clear:
                 self.line(2, f"{' = '.join(clear)} = _U")
             self.line(2, "_A = yield _RET")

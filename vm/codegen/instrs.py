@@ -191,22 +191,56 @@ class InstrWriter:
 
     # -- calls -------------------------------------------------------------------------------------
 
-    def call_lines(self, dest: str, fn: str, args: str, kw: str, native: str) -> Lines:
-        """A call: VM functions go to the trampoline (`yield`), frame-reading builtins and calls
-        made while VM code handles an exception go through `_hcall`, the rest are called here."""
+    def call_lines(self, dest: str, fn: str, args: str, kw: str, native: str,
+                   direct: list[str] | None = None) -> Lines:
+        """A call. Builtins (the commonest callees) are tested first and called here, unless they
+        read the caller's frame or VM code is handling an exception (the host must see it): then
+        through `_hcall`. Python functions, methods and VM functions go to the trampoline
+        (`yield`); with `direct` (the positional argument texts), a call site cache first lets a
+        leaf function or method be called right here (see `_call`). Anything else (a class, a
+        callable object) is called here too."""
         ft, mt, vf, bft, fb, sup = (self.use(n) for n in ("_FT", "_MT", "_VF", "_BFT", "_FB", "_super"))
         self.temps.update(t for t in ("_a", "_k") if t in (args, kw))
         self.yields = True
         rt, hcall = self.use("_rt"), self.use("_hcall")
-        return [
-            (0, f"_t = type({fn})"),
-            (0, f"if _t is {ft} or _t is {mt} or _t is {vf}:"),
-            (1, f"{dest} = yield ({fn}, {args}, {kw})"),
-            (0, f"elif _t is {bft} and {fn} in {fb} or {fn} is {sup} or {rt}.handled is not None:"),
-            (1, f"{dest} = {hcall}(_F, {fn}, {args}, {kw})"),
-            (0, "else:"),
-            (1, f"{dest} = {native}"),
-        ]
+        vm_call = f"{dest} = yield ({fn}, {args}, {kw})"
+        out: Lines = [(0, f"_t = type({fn})")]
+        cache = self.site_cache() if direct is not None else None
+        if cache is not None and direct is not None:
+            out += [(0, f"if {fn} is {cache}[0]:"), *self._direct(dest, cache, direct, 1)]
+        host = f"{dest} = {hcall}(_F, {fn}, {args}, {kw})"
+        out += [(0, f"{'el' if cache else ''}if _t is {bft}:"),
+                (1, f"if {fn} in {fb} or {rt}.handled is not None:"), (2, host),
+                (1, "else:"), (2, f"{dest} = {native}")]
+        if cache is not None and direct is not None:
+            n = len(direct)
+            # methods have a cache of their own: a function called plainly at one time and as
+            # a bound method at another takes different arguments
+            mcache = self.site_cache()
+            leaf = self.use("_leaf")
+            self.temps.add("_m")
+            out += [(0, f"elif _t is {ft}:"),
+                    (1, f"if {fn} is not {cache}[3] and {leaf}({fn}, {n}, {cache}):"),
+                    *self._direct(dest, cache, direct, 2), (1, "else:"), (2, vm_call),
+                    (0, f"elif _t is {mt}:"),
+                    (1, f"_m = {fn}.__func__"),
+                    (1, f"if _m is {mcache}[0] or _m is not {mcache}[3] and {leaf}(_m, {n + 1}, {mcache}):"),
+                    *self._direct(dest, mcache, [f"{fn}.__self__", *direct], 2), (1, "else:"), (2, vm_call),
+                    (0, f"elif _t is {vf}:"), (1, vm_call)]
+        else:
+            out += [(0, f"elif _t is {ft} or _t is {mt} or _t is {vf}:"), (1, vm_call)]
+        out += [(0, f"elif {fn} is {sup} or {rt}.handled is not None:"), (1, host),
+                (0, "else:"), (1, f"{dest} = {native}")]
+        return out
+
+    def _direct(self, dest: str, cache: str, args: list[str], ind: int) -> Lines:
+        """Call the leaf a site cache holds, here; in profiled code an exception leaving it is
+        reported to the leaf's profile first."""
+        call = f"{dest} = {cache}[1]({cache}[2]{''.join(', ' + a for a in args)})"
+        if not self.profiled:
+            return [(ind, call)]
+        return [(ind, "try:"), (ind + 1, call), (ind, "except BaseException as _e:"),
+                (ind + 1, f"{self.use('_leaf_exit')}(_e, {cache})"), (ind + 1, "raise")]
 
 
 # -- the rows spelt out by name ----------------------------------------------------------------------
@@ -241,7 +275,9 @@ def _load_global(w: InstrWriter, i: RInstr) -> Lines:
     w.needs_globals = w.needs_builtins = True
     name = w.literal(i.attrs["name"])
     d = w.op(i.dest)
-    return [(0, f"{d} = _G[{name}] if {name} in _G else {w.use('_builtin')}(_B, {name})")]
+    # globals first, then builtins, as LOAD_GLOBAL looks (both dict lookups inline)
+    return [(0, f"{d} = _G[{name}] if {name} in _G else _B[{name}] if {name} in _B else "
+                f"{w.use('_builtin')}(_B, {name})")]
 
 
 @_by_name("store_global")
@@ -388,27 +424,14 @@ def _load_closure(w: InstrWriter, i: RInstr) -> Lines:
 
 @_by_name("call")
 def _call(w: InstrWriter, i: RInstr) -> Lines:
+    """A positional call. Its site caches the last leaf it called: a Python function that calls
+    nothing is called right here, not through the trampoline ([function, generated function,
+    frame record, last function seen that is not a leaf])."""
     f = w.op(i.args[0])
     args = [w.op(a) for a in i.args[1:]]
     tup = f"({', '.join(args)}{',' if len(args) == 1 else ''})"
-    lines = w.call_lines(w.op(i.dest), f, tup, "None", f"{f}({', '.join(args)})")
-    if not isinstance(i.args[0], Reg):
-        return lines
-    # A plain Python function that calls nothing (a leaf) is called right here, not through the
-    # trampoline: each call site caches the last such function it saw ([function, generated
-    # function, frame record, last function seen that is not a leaf]).
-    cache = w.site_cache()
-    direct = f"{w.op(i.dest)} = {cache}[1]({cache}[2]{''.join(', ' + a for a in args)})"
-    if w.profiled:
-        body: Lines = [(0, "try:"), (1, direct), (0, "except BaseException as _e:"),
-                       (1, f"{w.use('_leaf_exit')}(_e, {cache})"), (1, "raise")]
-    else:
-        body = [(0, direct)]
-    head = [(0, lines[0][1]), (0, f"if {f} is {cache}[0]:"), *[(1 + d, t) for d, t in body],
-            (0, f"elif _t is {w.use('_FT')} and {f} is not {cache}[3] and {w.use('_leaf')}({f}, {len(args)}, "
-                f"{cache}):"),
-            *[(1 + d, t) for d, t in body]]
-    return head + [(0, "el" + lines[1][1])] + lines[2:]
+    direct = args if isinstance(i.args[0], Reg) else None
+    return w.call_lines(w.op(i.dest), f, tup, "None", f"{f}({', '.join(args)})", direct)
 
 
 @_by_name("call_kw")

@@ -236,10 +236,14 @@ def _bound(rt: RegisterRuntime) -> dict[str, Callable[..., Any]]:
     def leaf(f: types.FunctionType, nargs: int, cache: list[Any]) -> bool:
         """Is `f` a leaf VM function taking exactly `nargs` positional arguments? Fill the call
         site's cache either way (compiling `f` if needed; a front-end refusal means "not a leaf")."""
+        if type(f) is not types.FunctionType:  # a method of a VM function, a builtin's method
+            cache[3] = f
+            return False
         code = f.__code__
         known = programs.get(id(code))
         prog: Any = known[1] if known is not None and known[0] is code else rt._compile_callee(f)
-        if prog is not None and prog.leaf and prog.simple and prog.argcount == nargs:
+        if (prog is not None and prog.leaf and prog.suspends is None and prog.simple
+                and prog.argcount == nargs):
             from vm.register_vm import RFrame
 
             rec = RFrame()
