@@ -50,7 +50,7 @@ def test_generated_programs_are_varied_and_terminate() -> None:
         slowest[0] = max(slowest[0], time.perf_counter() - start)
         outcomes[outcome.exc.type if outcome.exc else "ok"] += 1
         for word in ("while", "for", "try:", "except", "finally:", "break", "continue", "print(",
-                     "raise", "+=", "len(", "abs(", "min(", "max(", "str(", "int("):
+                     "raise", "+=", "len(", "abs(", "min(", "max(", "str(", "int(", "yield"):
             constructs[word] += word in program.source
 
     run()

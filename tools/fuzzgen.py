@@ -5,7 +5,9 @@ function mixes ints, floats, strings, lists, dicts and tuples; uses comparisons,
 nested `if`/`while`/`for` with `break` and `continue`, `try`/`except`/`else`/`finally`, `raise`,
 calls to builtins (`len`, `abs`, `min`, `max`, `str`, `int`, `float`, `round`, `sorted`, `print`),
 methods of `str`, `list` and `dict`, subscripts and slices, local reassignment and augmented
-assignment, and ends by returning its locals, so their final values are compared too.
+assignment, nested generators (`yield`, `yield from`, generator expressions, a return value) driven
+by `list`/`sum`/`next`/`send`, and ends by returning its locals, so their final values are compared
+too.
 
 The generator is loosely typed on purpose: each local has an intended kind (`i0` an int, `s0` a
 string, ...), and expressions mostly respect it, but now and then an operand of the wrong kind or an
@@ -348,7 +350,7 @@ class _Gen:
             kinds += ["for", "while"]
         if self.loop_depth > 0:
             kinds += ["break", "continue"]
-        kinds += ["try", "raise", "return", "unpack"]
+        kinds += ["try", "raise", "return", "unpack", "generator"]
         if self.loop_vars:
             kinds.append("delete")
         if self.in_handler:
@@ -455,6 +457,30 @@ class _Gen:
         if self.chance(15):
             lines += [f"{pad}else:", *self.block(indent + 1, 2)]
         return lines
+
+    def stmt_generator(self, pad: str, indent: int) -> list[str]:
+        """A nested generator (its expressions read the locals as free variables), then one use."""
+        self.counter += 1
+        g = f"g{self.counter}"
+        source = self.pick(["range(2)", "(j * 2 for j in range(k))", "[]", f"{self.pick(['s0', 'l0'])}[:3]"])
+        lines = [f"{pad}def {g}(k):",
+                 f"{pad}    for j in range(k % {MAX_LOOP + 1}):",
+                 f"{pad}        sent = yield {self.expr('int')}",
+                 f"{pad}        if sent is not None:",
+                 f"{pad}            yield sent",
+                 f"{pad}    yield from {source}",
+                 f"{pad}    return {self.expr(self.pick(KINDS))}"]
+        n = self.pick(["0", "2", "a", f"{self.num(1, 3)}"])
+        use = self.num(0, 3)
+        if use == 0:
+            return lines + [f"{pad}l0 = list({g}({n}))[:12]"]
+        if use == 1:
+            return lines + [f"{pad}i0 = sum({g}({n})) % 10007"]
+        if use == 2:
+            return lines + [f"{pad}t0 = tuple(v for v in {g}({n}) if v)"]
+        return lines + [f"{pad}it{self.counter} = {g}({n})",
+                        f"{pad}i1 = next(it{self.counter}, -1)",
+                        f"{pad}s0 = str(it{self.counter}.send({self.expr('int')}))"]
 
     def stmt_break(self, pad: str, indent: int) -> list[str]:
         return [f"{pad}if {self.expr('bool')}:", f"{pad}    break"]

@@ -196,9 +196,11 @@ def _is_native_coroutine(obj: Any) -> bool:
     """A coroutine CPython's GET_AWAITABLE takes as its own iterator (a native or VM coroutine, or a
     generator made a coroutine by `types.coroutine`)."""
     t = type(obj)
-    if t is types.CoroutineType or getattr(t, "_zir_coroutine", False):
+    if t is types.CoroutineType:
         return True
-    return t is types.GeneratorType and bool(obj.gi_code.co_flags & 0x100)  # CO_ITERABLE_COROUTINE
+    if t is types.GeneratorType:
+        return bool(obj.gi_code.co_flags & 0x100)  # CO_ITERABLE_COROUTINE
+    return getattr(t, "_zir_coroutine", False) is True
 
 
 def get_awaitable(obj: Any, flags: int = 0) -> Any:
