@@ -910,12 +910,50 @@ def test_handler_inside_a_loop_keeps_the_iterator() -> None:
           ret %n
         }
         """)
-    assert [(h.start, h.end, h.target, h.depth, h.lasti) for h in c.handlers] == [(6, 13, 13, 1, False)]
-    # The body's back edge is inside the try: a plain JUMP to FOR_ITER; the handler's is not.
+    # The body's back edge is a plain JUMP to FOR_ITER (FOR_ITER_BACK would fetch the next item
+    # inside the try); a jump cannot raise, so the table leaves it out. The handler's back edge
+    # is FOR_ITER_BACK.
+    assert [(h.start, h.end, h.target, h.depth, h.lasti) for h in c.handlers] == [(6, 12, 13, 1, False)]
     assert show(c)[12:15] == ["JUMP 4", "POP_TOP", "FOR_ITER_BACK 5"]
     import vm
 
     assert vm.VM(mode="stack").run(c, [1, 0, 2, 0]) == 1.5
+
+
+def test_break_out_of_a_try_in_a_loop_pops_outside_the_handler_range() -> None:
+    # The handler keeps the iterator (depth 1): the POP_TOP and JUMP of the `break` run with a
+    # shorter stack, so no exception-table entry may cover them.
+    c = stackify_text("""
+        func @f(%xs) {
+        ^entry:
+          %n = const 0
+          %i = get_iter %xs
+          br ^head
+        ^head:
+          %x = iter_next %i
+          cbr_more %x, ^body, ^done
+        ^body: except ^h
+          %y = truediv 10, %x
+          %n = add %n, %y
+          %c = gt %n, 100
+          cbr %c, ^done, ^head
+        ^h:
+          %e = catch
+          %n = add %n, 1
+          br ^head
+        ^done:
+          ret %n
+        }
+        """)
+    ops = show(c)
+    at = ops.index("POP_TOP")
+    assert ops[at:at + 2] == ["POP_TOP", f"JUMP {len(ops) - 2}"]
+    assert all(not h.start <= at < h.end and not h.start <= at + 1 < h.end for h in c.handlers)
+    assert [h.depth for h in c.handlers] == [1]
+    import vm
+
+    assert vm.VM(mode="stack").run(c, [1, 0, 5]) == 13.0
+    assert vm.VM(mode="stack").run(c, [0.05, 1]) == 200.0
 
 
 def test_iterator_read_elsewhere_is_not_kept_on_the_stack() -> None:

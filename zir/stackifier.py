@@ -108,6 +108,11 @@ class _Stackifier:
         self.trampolines: dict[str, tuple[Block, str, int, int | None]] = {}
         #: How many copied blocks deep the current emission is (`_goto`).
         self.copies = 0
+        #: The handler of the code being emitted, and per emitted instruction the handler that
+        #: covers it (None for the POP_TOPs and jumps of an edge, which run below the resident
+        #: stack a handler may keep and cannot raise).
+        self.handler: str | None = None
+        self.cover: list[str | None] = []
         self.blocks = {b.label: b for b in f.blocks}
         self._locals(f)
 
@@ -198,26 +203,29 @@ class _Stackifier:
         for header in self.res.loops:
             self.info[header].templates[-2] = []  # FOR_ITER finds the iterator on the stack
         self.entry_values = self._entry_values(handlers)
-        ranges: list[tuple[int, int, str]] = []
         for k, b in enumerate(blocks):
-            start = len(self.out)
-            self.label_at[b.label] = start
+            self.label_at[b.label] = len(self.out)
             nxt = blocks[k + 1].label if k + 1 < len(blocks) else None
             self._block(b, nxt)
-            if b.handler is not None and len(self.out) > start:
-                if ranges and ranges[-1][1] == start and ranges[-1][2] == b.handler:
-                    ranges[-1] = (ranges[-1][0], len(self.out), b.handler)
-                else:
-                    ranges.append((start, len(self.out), b.handler))
         for label, (source, target, pops, line) in self.trampolines.items():
-            start = self.label_at[label] = len(self.out)
+            self.label_at[label] = len(self.out)
             self._goto(source, target, pops, None, line)
-            if source.handler is not None:  # a copied block may raise
-                ranges.append((start, len(self.out), source.handler))
         for at, label in self.fixups:
             self.out[at].arg = self.label_at[label]
-        table = [Handler(s, e, self.label_at[h], len(self.res.at(h)), False) for s, e, h in ranges]
-        return self._code(table)
+        return self._code(self._handler_table())
+
+    def _handler_table(self) -> list[Handler]:
+        """Exception-table entries: each run of instructions emitted under one handler (the
+        handler keeps its block's resident iterators: that many items)."""
+        table: list[Handler] = []
+        start = 0
+        for i in range(1, len(self.cover) + 1):
+            h = self.cover[start]
+            if i == len(self.cover) or self.cover[i] != h:
+                if h is not None:
+                    table.append(Handler(start, i, self.label_at[h], len(self.res.at(h)), False))
+                start = i
+        return table
 
     def _code(self, table: list[Handler]) -> Code:
         f = self.f
@@ -469,12 +477,12 @@ class _Stackifier:
     def _block(self, block: Block, nxt: str | None, copies: int = 0) -> None:
         """Emit `block`; `nxt` is the block laid out next (None: nothing falls through), `copies`
         how many duplicated blocks deep this emission is (see `_goto`)."""
-        outer = self.copies
-        self.copies = copies
+        outer = self.copies, self.handler
+        self.copies, self.handler = copies, block.handler
         try:
             self._emit_block(block, nxt)
         finally:
-            self.copies = outer
+            self.copies, self.handler = outer
 
     def _emit_block(self, block: Block, nxt: str | None) -> None:
         instrs = block.instrs
@@ -601,12 +609,10 @@ class _Stackifier:
             # A copy of a block that returns or raises needs no pops: the frame's stack goes.
             if not self.blocks[target].successors() and target not in self.entry_values:
                 pops = 0
-            for _ in range(pops):
-                self._put("POP_TOP", None, line)
+            self._pops(pops, line)
             self._block(self.blocks[target], None, self.copies + 1)
             return
-        for _ in range(pops):
-            self._put("POP_TOP", None, line)
+        self._pops(pops, line)
         if target == nxt:
             return
         loop = self.res.loops.get(target)
@@ -615,9 +621,23 @@ class _Stackifier:
             # body; when the iterator is exhausted (and popped) it goes on to the loop's exit.
             self._jump("FOR_ITER_BACK", _item_label(target), line)
             left = len(self.res.at(target)) - 1
-            self._goto(source, loop.exit, left - len(self.res.at(loop.exit)), nxt, line)
+            outer, self.handler = self.handler, None  # below the resident stack now
+            try:
+                self._goto(source, loop.exit, left - len(self.res.at(loop.exit)), nxt, line)
+            finally:
+                self.handler = outer
             return
+        outer, self.handler = self.handler, None
         self._jump("JUMP", target, line)
+        self.handler = outer
+
+    def _pops(self, n: int, line: int | None) -> None:
+        """POP_TOP `n` resident iterators (no handler covers them: the stack is getting shorter
+        than the one the block's handler keeps)."""
+        outer, self.handler = self.handler, None
+        for _ in range(n):
+            self._put("POP_TOP", None, line)
+        self.handler = outer
 
     def _rotatable(self, source: Block, header: str) -> bool:
         """Whether a jump from `source` to the resident `for` loop `header` may be FOR_ITER_BACK:
@@ -647,10 +667,12 @@ class _Stackifier:
     # emitting -------------------------------------------------------------------------------------
     def _put(self, op: str, arg: int | None, line: int | None) -> None:
         self.out.append(ZInstr(op, arg, line))
+        self.cover.append(self.handler)
 
     def _jump(self, op: str, label: str, line: int | None) -> None:
         self.fixups.append((len(self.out), label))
         self.out.append(ZInstr(op, 0, line))
+        self.cover.append(self.handler)
 
     def _load(self, v: Value, user: Instr) -> None:
         """Push operand `v` of `user`."""
