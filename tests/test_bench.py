@@ -27,10 +27,13 @@ def test_quick_run_writes_stable_json(tmp_path: Path, capsys: pytest.CaptureFixt
     assert bench.main(["--quick", "nqueens", "richards", "--json", str(out)]) == 0
     text = capsys.readouterr().out
     for heading in ("speed (time ratios; medians)", "executed instructions", "frame pools",
-                    "profiler overhead", "summary:"):
+                    "profiler overhead", "summary:", "SPAWN/AWAIT: spawn+await", "fan-out:"):
         assert heading in text
     data = json.loads(out.read_text())
-    assert set(data) == {"command", "python", "machine", "quick", "repeat", "kernels", "summary"}
+    assert set(data) == {"command", "python", "machine", "quick", "repeat", "kernels", "summary", "spawn"}
+    assert set(data["spawn"]) == {"spawn_await", "fan_out"}
+    assert set(data["spawn"]["fan_out"]) == {"awaits", "spawns", "eager", "suspending"}
+    assert data["spawn"]["fan_out"]["spawns"] == data["spawn"]["fan_out"]["awaits"] == 50
     assert data["quick"] is True and data["repeat"] == 1 and list(data["kernels"]) == ["nqueens", "richards"]
     for k in data["kernels"].values():
         assert set(k) == KERNEL_KEYS

@@ -8,7 +8,8 @@ and on `vm.VM` configurations, and prints:
 * executed instructions, register O2 vs stack O0 (register code from a BASIC profile, ZBC from the
   stack VM's own count);
 * frame pools on vs off (register O2): time, gen0 garbage collections, allocation peak;
-* the profiler's overhead per level vs profile "none" (register O2; stack O0 with --stack-profile).
+* the profiler's overhead per level vs profile "none" (register O2; stack O0 with --stack-profile);
+* with `--spawn`, the SPAWN/AWAIT section of `tools/bench_async.py` (VM tasks vs asyncio).
 
 Timings are medians over `--repeat` runs, interleaved (one run of every configuration per round) so
 that drift in machine load affects them alike. Each machine is warmed up (its code compiled) before
@@ -279,6 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     parser.add_argument("--stack-profile", action="store_true",
                         help="also measure the stack VM's profiler overhead (slow at bench sizes)")
+    parser.add_argument("--spawn", action="store_true",
+                        help="also run the SPAWN/AWAIT section (tools/bench_async.py: VM tasks vs asyncio)")
     ns = parser.parse_args(argv)
     names = ns.kernels or list(KERNELS)
     unknown = [n for n in names if n not in KERNELS]
@@ -295,10 +298,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     kernels = {n: bench_kernel(n, configs, repeat, ns.quick, print) for n in names}
     summary = summarize(kernels)
     print_tables(kernels, summary)
+    spawn: dict[str, Any] | None = None
+    if ns.spawn or ns.quick:
+        from tools import bench_async
+
+        print()
+        spawn = {"spawn_await": bench_async.bench_spawn_await(200 if ns.quick else 20_000, repeat),
+                 "fan_out": bench_async.bench_fan_out(50 if ns.quick else 1000, repeat)}
+        bench_async.print_report(spawn["spawn_await"], spawn["fan_out"])
     if ns.json:
         data = {"command": command.strip(), "python": platform.python_version(),
                 "machine": platform.machine(), "quick": ns.quick, "repeat": repeat, "kernels": kernels,
-                "summary": summary}
+                "summary": summary, **({"spawn": spawn} if spawn is not None else {})}
         Path(ns.json).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
         print(f"\nwrote {ns.json}")
     return 0
