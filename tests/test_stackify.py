@@ -1076,17 +1076,22 @@ def test_a_parameter_deleted_on_one_path_lifts_back() -> None:
         vm.VM(mode="stack").run(c, 0)
 
 
-@pytest.mark.parametrize("name", ["nqueens", "fannkuch", "nbody", "spectral_norm", "richards", "tokenizer"])
-def test_optimized_stack_code_executes_fewer_instructions(name: str) -> None:
+def test_optimized_stack_code_executes_fewer_instructions() -> None:
     """Stack O1 and O2 run every benchmark kernel in fewer ZBC instructions than O0 (the front
-    end's code): the counts are deterministic (docs/performance.md has them at bench size)."""
+    end's code), O2 about 5% fewer in the geometric mean. Counts are deterministic;
+    docs/performance.md has them at the bench sizes (tools/stackbench.py)."""
+    import math
+
     import vm
     from tools.kernels import KERNELS
 
-    mod = KERNELS[name]
-    counts = []
-    for level in (0, 1, 2):
-        machine = vm.VM(mode="stack", opt_level=level)
-        machine.run(mod.run, mod.SIZES["test"])
-        counts.append(machine.stats()["instructions"])
-    assert counts[1] < counts[0] and counts[2] < 0.98 * counts[0], counts
+    ratios = []
+    for name, mod in KERNELS.items():
+        counts = []
+        for level in (0, 1, 2):
+            machine = vm.VM(mode="stack", opt_level=level)
+            machine.run(mod.run, mod.SIZES["test"])
+            counts.append(machine.stats()["instructions"])
+        assert counts[1] < counts[0] and counts[2] < counts[0], (name, counts)
+        ratios.append(counts[2] / counts[0])
+    assert math.exp(sum(map(math.log, ratios)) / len(ratios)) < 0.97, ratios
