@@ -489,8 +489,9 @@ def _run_generated(rc: RegCode, arg: int, limit: int, structured: bool, pooled: 
     else:
         gen = gen_source(rc, Variant(steps=True, pooled=pooled), "_rand", structured=False)
         code = compile(gen.source, "<rand>", "exec")
+    pool = pytypes.SimpleNamespace(free=[], cap=4, peak=0, dropped=0, uses=0)
     fn = build(gen, code, "<rand>", namespace(rt),  # type: ignore[arg-type]
-               {"_LIMIT": limit, "_STEPS": lambda frame, k: _Limit(k)})
+               {"_LIMIT": limit, "_STEPS": lambda frame, k: _Limit(k), "_POOL": pool, "_FREE": pool.free})
     frame = pytypes.SimpleNamespace(ret=None)
     try:
         if gen.leaf:

@@ -27,26 +27,31 @@ DEFAULT_CAP = 64
 
 
 class FramePool:
-    """The free list of one program. `hits`: activations served by a pooled frame; `misses`: frames
-    made because the list was empty; `peak`: the longest the list has been; `dropped`: frames closed
-    because the list was full."""
+    """The free list of one program. `uses`: activations of the program's frames (a pooled frame
+    counts its own, vm.codegen.emit); `misses`: frames made because the list was empty, so
+    `uses - misses` activations reused a frame; `peak`: the most frames of the program that
+    existed at once (in use or idle: deep recursion makes many); `dropped`:
+    frames let go because the list was full. A call site takes a frame by popping `free` itself
+    (vm.codegen.instrs) and a frame whose activation returned appends itself (emit); `take` and
+    `give` are the same for the trampoline's own calls."""
 
-    __slots__ = ("prog", "free", "cap", "hits", "misses", "peak", "dropped")
+    __slots__ = ("prog", "free", "cap", "uses", "misses", "peak", "dropped")
 
     def __init__(self, prog: RegProgram, cap: int = DEFAULT_CAP) -> None:
         self.prog = prog
         self.free: list[RFrame] = []
         self.cap = cap
-        self.hits = 0
+        self.uses = 0
         self.misses = 0
         self.peak = 0
         self.dropped = 0
 
     def take(self) -> RFrame:
         """A started frame waiting for its arguments: a pooled one, else a new one."""
+        if self.prog.leaf:  # no generated activation to count itself
+            self.uses += 1
         free = self.free
         if free:
-            self.hits += 1
             return free.pop()
         self.misses += 1
         return self.make()
@@ -54,9 +59,12 @@ class FramePool:
     def make(self) -> RFrame:
         from vm.register_vm import RFrame
 
+        if self.misses - self.dropped > self.peak:
+            self.peak = self.misses - self.dropped
         frame = RFrame()
         frame.prog = self.prog
         frame.ret = None
+        frame.args, frame.func = (), None
         if self.prog.leaf:  # called directly: the record is all there is to keep
             frame.gen = frame.send = None
             return frame
@@ -67,22 +75,21 @@ class FramePool:
         return frame
 
     def give(self, frame: RFrame) -> None:
-        """Return a frame whose activation finished."""
+        """Return a frame whose activation finished (a leaf's record: generated frames return
+        themselves)."""
         frame.args, frame.func = (), None  # an idle frame keeps nothing of its last call alive
         free = self.free
         n = len(free)
         if n < self.cap:
             free.append(frame)
-            if n >= self.peak:
-                self.peak = n + 1
         else:
             self.dropped += 1
             if frame.gen is not None:
                 frame.gen.close()
 
     def stats(self) -> dict[str, Any]:
-        total = self.hits + self.misses
-        return {"hits": self.hits, "misses": self.misses, "reuse_rate": self.hits / total if total else 0.0,
+        hits = max(self.uses - self.misses, 0)
+        return {"hits": hits, "misses": self.misses, "reuse_rate": hits / self.uses if self.uses else 0.0,
                 "peak": self.peak, "idle": len(self.free), "dropped": self.dropped}
 
 

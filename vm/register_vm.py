@@ -230,10 +230,10 @@ class RegisterBackend:
                           simple=spec.simple and suspends is None, argcount=spec.argcount, leaf=gen.leaf,
                           suspends=suspends)
         prog.profile = rt.profiler.program(prog) if rt.profiler is not None else None
-        instruments = rt.instruments(prog)
-        prog.genfn = build(gen, pycode, filename, rt.names, instruments)
         if self.variant.pooled:
             prog.pool = FramePool(prog, rt.pool_cap)
+        instruments = rt.instruments(prog)
+        prog.genfn = build(gen, pycode, filename, rt.names, instruments)
         self.programs.append(prog)
         return prog
 
@@ -270,8 +270,12 @@ class RegisterRuntime(Runtime):
     # -- what the generated code needs per program ------------------------------------------------
 
     def instruments(self, prog: RegProgram) -> dict[str, Any]:
-        """The counter objects a program's instrumented code updates (profile and step limit)."""
+        """The per-program objects its code uses: its frame pool (a pooled frame returns itself
+        there), the profile counters, the step limit."""
         out: dict[str, Any] = {}
+        if prog.pool is not None:
+            out["_POOL"] = prog.pool
+            out["_FREE"] = prog.pool.free
         if self.profiler is not None and prog.profile is not None:
             out.update(prog.profile.instruments())
         if self.max_steps is not None:
@@ -306,6 +310,17 @@ class RegisterRuntime(Runtime):
         frame.args = args
         self.frames += 1
         return frame
+
+    def plain_frames(self, prog: RegProgram) -> Any:
+        """Without pools: a maker of `prog`'s frames for a call site (function object, bound
+        arguments) -> a new frame whose generator holds the arguments."""
+        def make(func: Any, args: Sequence[Any]) -> RFrame:
+            frame = RFrame()
+            frame.prog, frame.func, frame.args, frame.ret = prog, func, args, None
+            frame.gen = gen = prog.genfn(frame, *args)
+            frame.send = gen.send
+            return frame
+        return make
 
     def new_frame(self, prog: Program, qualname: str, args: Sequence[Any], kwargs: dict[str, Any] | None,
                   defaults: tuple[Any, ...] | None, kwdefaults: dict[str, Any] | None,
@@ -441,7 +456,8 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
     pooled = rt.pools
     programs = rt.programs
     profiled = rt.profiler is not None
-    _RETURN, _FunctionType, _MethodType, _VMFunction = RETURN, FunctionType, MethodType, VMFunction
+    _RETURN, _RFrame = RETURN, RFrame
+    _FunctionType, _MethodType, _VMFunction = FunctionType, MethodType, VMFunction
     frame = entry
     send = frame.send
     value: Any = entry.args if pooled else None
@@ -494,22 +510,25 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
                 send = frame.send
                 exc = e
                 continue
-            if req is _RETURN:
+            if req is _RETURN:  # a pooled frame returned (and went back to its pool itself)
                 value = frame.ret
                 frame.ret = None
-                fp: Any = frame.prog.pool
-                free = fp.free
-                if len(free) < fp.cap:  # FramePool.give, written out
-                    frame.args, frame.func = (), None  # an idle frame keeps nothing alive
-                    free.append(frame)
-                    if len(free) > fp.peak:
-                        fp.peak = len(free)
-                else:
-                    fp.give(frame)
                 if not frames:
                     return value
                 frame = pop()
                 send = frame.send
+                continue
+            if type(req) is _RFrame:  # a call its site resolved: the callee's frame, bound
+                n = len(frames)
+                if n >= limit:
+                    raise rt.depth_error(frame, req.prog.name)
+                if n >= peak:
+                    peak = n + 1
+                calls += 1
+                push(frame)
+                frame = req
+                send = req.send
+                value = req.args if pooled else None
                 continue
             # a call of something that may be VM code: (callee, args, kwargs)
             f, args, kw = req
@@ -559,23 +578,6 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
                 raise rt.depth_error(frame, prog.name)
             if n >= peak:
                 peak = n + 1
-            if pooled and not prog.leaf and prog.suspends is None:
-                # the common call, written out: a pooled frame, fed its arguments by send
-                fp = prog.pool
-                free = fp.free
-                if free:
-                    callee = free.pop()
-                    fp.hits += 1
-                else:
-                    callee = fp.take()
-                callee.func = f
-                callee.args = args
-                calls += 1
-                push(frame)
-                frame = callee
-                send = callee.send
-                value = args
-                continue
             callee = rt.activation(prog, f, args)
             if prog.suspends is not None:  # a generator or coroutine: make its object, run nothing
                 value = prog.suspends(rt, callee)

@@ -91,6 +91,7 @@ class _Emitter:
         self.name = name
         self.w = InstrWriter(list(rc.cellvars) + list(rc.freevars), len(rc.cellvars))
         self.w.profiled = variant.counts
+        self.w.pooled = variant.pooled
         self.plan = plan_counters(layout, variant.profile == "full")
         self.lines: list[tuple[int, str, tuple[int, int] | None]] = []
         self.instruments: set[str] = set()
@@ -133,6 +134,7 @@ class _Emitter:
         w.used.add("_U")
         if self.v.pooled:
             w.used.add("_RET")
+            self.instruments.update(("_POOL", "_FREE"))
         names = sorted(w.used | set(w.values) | self.instruments)
         defaults = ", ".join(f"{n}={n}" for n in names)
         if self.v.pooled:
@@ -143,6 +145,7 @@ class _Emitter:
             self.line(1, "while True:")
             if params:
                 self.line(2, f"{', '.join(params)}{',' if len(params) == 1 else ''} = _A")
+            self.line(2, "_POOL.uses += 1")
             self.lines.extend(prologue)
             offset = len(self.lines)
             self.lines.extend(body)
@@ -150,6 +153,12 @@ class _Emitter:
             clear.append("_A")  # the arguments: an idle frame keeps nothing alive
             if clear:
                 self.line(2, f"{' = '.join(clear)} = _U")
+            # the frame goes back to its program's pool itself (vm.pools.FramePool.give)
+            self.line(2, "_F.func = None; _F.args = ()")
+            self.line(2, "if len(_FREE) < _POOL.cap:")
+            self.line(3, "_FREE.append(_F)")
+            self.line(2, "else:")
+            self.line(3, "_POOL.dropped += 1")
             self.line(2, "_A = yield _RET")
         else:
             self.line(0, f"def {self.name}({', '.join(['_F', *params, defaults])}):")

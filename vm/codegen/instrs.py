@@ -77,11 +77,15 @@ class InstrWriter:
         self.yields = False
         #: Is the code profiled (a leaf called in place reports its exceptions to its profile)?
         self.profiled = False
+        #: Are frames pooled (a call site takes its callee's frame from the pool)?
+        self.pooled = False
 
     def site_cache(self) -> str:
-        """A new call-site cache (see `_call`): a list bound to a fresh `_c<N>` name."""
+        """A new call-site cache, a list bound to a fresh `_c<N>` name: [leaf function, its
+        generated function, its frame record, {function: resolution} memo, VM function, its pool's
+        free list (None without pools), its frame maker] (see `vm.codegen.support`'s `_resolve`)."""
         name = f"_c{sum(1 for n in self.values if n.startswith('_c'))}"
-        self.values[name] = [None, None, None, None]
+        self.values[name] = [None, None, None, {}, None, None, None]
         return name
 
     # -- operands ----------------------------------------------------------------------------------
@@ -195,43 +199,64 @@ class InstrWriter:
                    direct: list[str] | None = None) -> Lines:
         """A call. Builtins (the commonest callees) are tested first and called here, unless they
         read the caller's frame or VM code is handling an exception (the host must see it): then
-        through `_hcall`. Python functions, methods and VM functions go to the trampoline
-        (`yield`); with `direct` (the positional argument texts), a call site cache first lets a
-        leaf function or method be called right here (see `_call`). Anything else (a class, a
-        callable object) is called here too."""
+        through `_hcall`. Python functions, methods and VM functions go to the trampoline: with
+        `direct` (the positional argument texts), the call site resolves them itself, once per
+        function (`_resolve`, vm.codegen.support): a leaf is called right here, any other VM
+        function gets its frame here (from its program's pool) and yields it, bound; the rest
+        yield `(callee, args, kwargs)`. Anything else (a class, a callable object) is called here."""
         ft, mt, vf, bft, fb, sup = (self.use(n) for n in ("_FT", "_MT", "_VF", "_BFT", "_FB", "_super"))
         self.temps.update(t for t in ("_a", "_k") if t in (args, kw))
         self.yields = True
         rt, hcall = self.use("_rt"), self.use("_hcall")
         vm_call = f"{dest} = yield ({fn}, {args}, {kw})"
-        out: Lines = [(0, f"_t = type({fn})")]
-        cache = self.site_cache() if direct is not None else None
-        if cache is not None and direct is not None:
-            out += [(0, f"if {fn} is {cache}[0]:"), *self._direct(dest, cache, direct, 1)]
         host = f"{dest} = {hcall}(_F, {fn}, {args}, {kw})"
-        out += [(0, f"{'el' if cache else ''}if _t is {bft}:"),
-                (1, f"if {fn} in {fb} or {rt}.handled is not None:"), (2, host),
-                (1, "else:"), (2, f"{dest} = {native}")]
-        if cache is not None and direct is not None:
-            n = len(direct)
-            # methods have a cache of their own: a function called plainly at one time and as
-            # a bound method at another takes different arguments
-            mcache = self.site_cache()
-            leaf = self.use("_leaf")
-            self.temps.add("_m")
-            out += [(0, f"elif _t is {ft}:"),
-                    (1, f"if {fn} is not {cache}[3] and {leaf}({fn}, {n}, {cache}):"),
-                    *self._direct(dest, cache, direct, 2), (1, "else:"), (2, vm_call),
-                    (0, f"elif _t is {mt}:"),
-                    (1, f"_m = {fn}.__func__"),
-                    (1, f"if _m is {mcache}[0] or _m is not {mcache}[3] and {leaf}(_m, {n + 1}, {mcache}):"),
-                    *self._direct(dest, mcache, [f"{fn}.__self__", *direct], 2), (1, "else:"), (2, vm_call),
-                    (0, f"elif _t is {vf}:"), (1, vm_call)]
-        else:
-            out += [(0, f"elif _t is {ft} or _t is {mt} or _t is {vf}:"), (1, vm_call)]
-        out += [(0, f"elif {fn} is {sup} or {rt}.handled is not None:"), (1, host),
-                (0, "else:"), (1, f"{dest} = {native}")]
+        builtin: Lines = [(0, f"if _t is {bft}:"),
+                          (1, f"if {fn} in {fb} or {rt}.handled is not None:"), (2, host),
+                          (1, "else:"), (2, f"{dest} = {native}")]
+        tail: Lines = [(0, f"elif {fn} is {sup} or {rt}.handled is not None:"), (1, host),
+                       (0, "else:"), (1, f"{dest} = {native}")]
+        if direct is None:
+            return [(0, f"_t = type({fn})"), *builtin,
+                    (0, f"elif _t is {ft} or _t is {mt} or _t is {vf}:"), (1, vm_call), *tail]
+        n = len(direct)
+        # methods have a cache of their own: a function called plainly at one time and as a
+        # bound method at another takes different arguments
+        cache, mcache = self.site_cache(), self.site_cache()
+        resolve = self.use("_resolve")
+        self.temps.update(("_m", "_fr"))
+        tup = f"({', '.join(direct)}{',' if len(direct) == 1 else ''})"
+        # the function this site called last comes first: no type dispatch at all
+        out: Lines = [(0, f"if {fn} is {cache}[4]:"), *self._frame(dest, fn, cache, tup, 1),
+                      (0, f"elif {fn} is {cache}[0]:"), *self._direct(dest, cache, direct, 1),
+                      (0, "else:"), (1, f"_t = type({fn})")]
+        out += [(1 + d, t) for d, t in builtin]
+        inner: Lines = [
+            (0, f"elif _t is {ft}:"),
+            (1, f"{resolve}({fn}, {n}, {cache})"),
+            *self._resolved(dest, fn, cache, direct, args, vm_call, 1),
+            (0, f"elif _t is {mt}:"),
+            (1, f"_m = {fn}.__func__"),
+            (1, f"if _m is not {mcache}[0] and _m is not {mcache}[4]: {resolve}(_m, {n + 1}, {mcache})"),
+            *self._resolved(dest, "_m", mcache, [f"{fn}.__self__", *direct], None, vm_call, 1),
+            (0, f"elif _t is {vf}:"), (1, vm_call), *tail]
+        out += [(1 + d, t) for d, t in inner]
         return out
+
+    def _frame(self, dest: str, fn: str, cache: str, tup: str, ind: int) -> Lines:
+        """Take the resolved callee's frame (from its pool, or made with the arguments) and
+        yield it to the trampoline, bound."""
+        if self.pooled:
+            return [(ind, f"_fr = {cache}[5].pop() if {cache}[5] else {cache}[6]()"),
+                    (ind, f"_fr.func = {fn}"), (ind, f"_fr.args = {tup}"), (ind, f"{dest} = yield _fr")]
+        return [(ind, f"{dest} = yield {cache}[6]({fn}, {tup})")]
+
+    def _resolved(self, dest: str, fn: str, cache: str, direct: list[str], args: str | None, vm_call: str,
+                  ind: int) -> Lines:
+        """The three ways a resolved callee `fn` goes (see `call_lines`)."""
+        tup = args if args is not None else f"({', '.join(direct)}{',' if len(direct) == 1 else ''})"
+        return [(ind, f"if {fn} is {cache}[4]:"), *self._frame(dest, fn, cache, tup, ind + 1),
+                (ind, f"elif {fn} is {cache}[0]:"), *self._direct(dest, cache, direct, ind + 1),
+                (ind, "else:"), (ind + 1, vm_call)]
 
     def _direct(self, dest: str, cache: str, args: list[str], ind: int) -> Lines:
         """Call the leaf a site cache holds, here; in profiled code an exception leaving it is
@@ -424,9 +449,7 @@ def _load_closure(w: InstrWriter, i: RInstr) -> Lines:
 
 @_by_name("call")
 def _call(w: InstrWriter, i: RInstr) -> Lines:
-    """A positional call. Its site caches the last leaf it called: a Python function that calls
-    nothing is called right here, not through the trampoline ([function, generated function,
-    frame record, last function seen that is not a leaf])."""
+    """A positional call: its site resolves VM functions itself (see `InstrWriter.call_lines`)."""
     f = w.op(i.args[0])
     args = [w.op(a) for a in i.args[1:]]
     tup = f"({', '.join(args)}{',' if len(args) == 1 else ''})"

@@ -233,25 +233,41 @@ def _bound(rt: RegisterRuntime) -> dict[str, Callable[..., Any]]:
 
     programs = rt.programs
 
-    def leaf(f: types.FunctionType, nargs: int, cache: list[Any]) -> bool:
-        """Is `f` a leaf VM function taking exactly `nargs` positional arguments? Fill the call
-        site's cache either way (compiling `f` if needed; a front-end refusal means "not a leaf")."""
-        if type(f) is not types.FunctionType:  # a method of a VM function, a builtin's method
-            cache[3] = f
-            return False
-        code = f.__code__
-        known = programs.get(id(code))
-        prog: Any = known[1] if known is not None and known[0] is code else rt._compile_callee(f)
-        if (prog is not None and prog.leaf and prog.suspends is None and prog.simple
-                and prog.argcount == nargs):
-            from vm.register_vm import RFrame
+    def resolve(f: types.FunctionType, nargs: int, cache: list[Any]) -> None:
+        """Resolve function `f` at a call site passing `nargs` positional arguments (once per
+        function: the site's memo, `cache[3]`, remembers it). A leaf taking exactly those
+        arguments goes to the site's leaf slots (it is then called in place), any other VM
+        function taking exactly those to its frame slots (the site takes its frame from the
+        program's pool and yields it, bound); the rest (a generator or coroutine, other
+        arguments, code that runs on the host) to neither: the call yields to the trampoline,
+        which binds as CPython does. Compiling `f` may fail: a VMFault, as for any call."""
+        if type(f) is not types.FunctionType:  # a method of a VM function or of a builtin
+            return
+        memo = cache[3]
+        entry = memo.get(f, MISSING)
+        if entry is MISSING:
+            code = f.__code__
+            known = programs.get(id(code))
+            prog: Any = known[1] if known is not None and known[0] is code else rt._compile_callee(f)
+            entry = None
+            if (prog is not None and prog.suspends is None and prog.simple and prog.argcount == nargs):
+                if prog.leaf:
+                    from vm.register_vm import RFrame
 
-            rec = RFrame()
-            rec.prog, rec.func, rec.args, rec.gen, rec.send, rec.ret = prog, f, (), None, None, None
-            cache[0], cache[1], cache[2] = f, prog.genfn, rec
-            return True
-        cache[3] = f
-        return False
+                    rec = RFrame()
+                    rec.prog, rec.func, rec.args, rec.gen, rec.send, rec.ret = prog, f, (), None, None, None
+                    entry = (True, prog.genfn, rec)
+                elif prog.pool is not None:
+                    entry = (False, prog.pool.free, prog.pool.take)
+                else:
+                    entry = (False, None, rt.plain_frames(prog))
+            memo[f] = entry
+        if entry is None:
+            return
+        if entry[0]:
+            cache[0], cache[1], cache[2] = f, entry[1], entry[2]
+        else:
+            cache[4], cache[5], cache[6] = f, entry[1], entry[2]
 
     def leaf_exit(e: BaseException, cache: list[Any]) -> None:
         """An exception left a leaf called in place: its profile locates it."""
@@ -260,7 +276,7 @@ def _bound(rt: RegisterRuntime) -> dict[str, Callable[..., Any]]:
             profile.exit(e)
 
     return {"_hcall": hcall, "_caught": caught, "_raise": raise_, "_reraise_handled": reraise_handled,
-            "_reraise": reraise, "_leaf": leaf, "_leaf_exit": leaf_exit}
+            "_reraise": reraise, "_resolve": resolve, "_leaf_exit": leaf_exit}
 
 
 def namespace(rt: RegisterRuntime) -> dict[str, Any]:
@@ -274,5 +290,5 @@ def namespace(rt: RegisterRuntime) -> dict[str, Any]:
 #: The names `namespace` provides (generated code may use only these, `_k<N>` constants and the
 #: profile and step-limit names of `vm.codegen.emit`).
 HELPERS: frozenset[str] = frozenset(
-    [*_constants(), "_hcall", "_caught", "_raise", "_reraise_handled", "_reraise", "_leaf", "_leaf_exit",
+    [*_constants(), "_hcall", "_caught", "_raise", "_reraise_handled", "_reraise", "_resolve", "_leaf_exit",
      "_rt"])
