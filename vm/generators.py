@@ -167,13 +167,6 @@ def delegate(it: Any, value: Any) -> Generator[Any, Any, Any]:
                     return stop.value
 
 
-def await_value(awaitable: Any) -> Generator[Any, Any, Any]:
-    """AWAIT for a register-mode frame: the result at once when resolved, else `yield from`."""
-    if type(awaitable) is Task and awaitable._state:
-        return awaitable._zir_take()
-    return (yield from delegate(get_awaitable(awaitable), None))
-
-
 def _is_fault(exc: BaseException) -> bool:
     from vm.runtime import VMFault
 

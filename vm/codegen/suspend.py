@@ -8,7 +8,8 @@ after the `yield`, so a thrown exception is caught by the block's handler like a
 
     yield:      r0 = yield (SUSPEND, r1, None)
     yield_from: r0 = yield from delegate(r1, r2)      # Python's yield from passes throw/close on
-    await:      r0 = yield from await_value(r1)       # no suspension when r1 is a finished task
+    await:      r0 = r1._zir_take() if r1 is a finished task, else
+                r0 = yield from delegate(get_awaitable(r1), None)
     spawn:      r0 = spawn(_rt, r1, (r2, r3))
 
 Importing this module registers these forms with `vm.codegen.instrs` (the register VM imports it).
@@ -17,8 +18,9 @@ Importing this module registers these forms with `vm.codegen.instrs` (the regist
 from __future__ import annotations
 
 from vm.codegen.instrs import InstrWriter, Lines, _by_name
-from vm.generators import SUSPEND, await_value, delegate
-from vm.tasks import spawn
+from vm.generators import SUSPEND, delegate
+from vm.tasks import Task, spawn
+from zir.ops import get_awaitable
 from zir.regcode import RInstr
 
 __all__ = ["SUSPEND"]
@@ -39,8 +41,13 @@ def _yield_from(w: InstrWriter, i: RInstr) -> Lines:
 
 @_by_name("await")
 def _await(w: InstrWriter, i: RInstr) -> Lines:
+    # the fast path (a finished VM task) inline; else `yield from` the awaitable's iterator
     w.yields = True
-    return [(0, f"{w.op(i.dest)} = yield from {w.const(await_value)}({w.op(i.args[0])})")]
+    t = w.op(i.args[0])
+    return [(0, f"if type({t}) is {w.const(Task)} and {t}._state:"),
+            (1, f"{w.op(i.dest)} = {t}._zir_take()"),
+            (0, "else:"),
+            (1, f"{w.op(i.dest)} = yield from {w.const(delegate)}({w.const(get_awaitable)}({t}), None)")]
 
 
 @_by_name("spawn")
