@@ -340,3 +340,16 @@ def test_coroutine_ir() -> None:
                "get_awaitable", "yield_from"):
         assert op in text
     assert zir.parse(text).functions[f.name] == f
+
+
+def test_awaits_past_extended_arg() -> None:
+    # 300 awaits: the later SEND loops end at an instruction with an EXTENDED_ARG prefix
+    lines = ["async def many(work):"] + [f"    r{k} = await work({k})" for k in range(300)]
+    lines.append("    return " + " + ".join(f"r{k}" for k in range(300)))
+    env: dict[str, Any] = {}
+    exec("\n".join(lines), env)
+
+    async def work(k: int) -> int:
+        return k
+
+    assert vm.VM(mode="stack").run(env["many"], work) == sum(range(300))
