@@ -19,7 +19,7 @@ KERNEL_KEYS = {"size", "repeat", "times_s", "register_O2_vs_stack_O0", "register
                "levels_vs_O0", "instructions", "pools", "profile_overhead"}
 SUMMARY_KEYS = {"register_O2_vs_stack_O0_geomean", "register_O2_vs_cpython_numeric_max",
                 "register_O2_vs_cpython_geomean", "instruction_reduction_geomean", "levels_vs_O0_geomean",
-                "pools_speedup", "profile_overhead_geomean"}
+                "pools_speedup", "profile_overhead_geomean", "value_caches"}
 
 
 def test_quick_run_writes_stable_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

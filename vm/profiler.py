@@ -56,6 +56,10 @@ for _kind, _rows in MEMORY_KINDS.items():
             _KIND_OF[_z] = _kind
 
 
+def _discard(sample: int) -> None:
+    """Where a timing sample that belongs to no block goes."""
+
+
 def percentiles(samples: array[int] | list[int]) -> dict[str, float]:
     """samples/total/min/max/mean/p50/p95/p99 of timing samples (nearest-rank percentiles)."""
     n = len(samples)
@@ -86,7 +90,8 @@ class RegisterProfile:
 
     def instruments(self) -> dict[str, Any]:
         """The names the generated code uses, with their objects."""
-        return {"_P": self.counts, "_BT": self.taken, "_T": [a.append for a in self.times],
+        # `_T` has one more entry than there are blocks: where an activation's first interval goes
+        return {"_P": self.counts, "_BT": self.taken, "_T": [*(a.append for a in self.times), _discard],
                 "_ns": time.perf_counter_ns, "_EXIT": self.exit}
 
     def exit(self, e: BaseException) -> None:

@@ -197,6 +197,9 @@ class _Emitter:
     def prologue(self, ind: int) -> list[tuple[int, str, tuple[int, int] | None]]:
         out: list[tuple[int, str, tuple[int, int] | None]] = []
         w, rc = self.w, self.rc
+        if self.v.profile in ("detailed", "full"):
+            # the first interval of an activation goes to a sink entry past the last block
+            out.append((ind, f"_p = {len(rc.blocks)}; _t0 = 0", None))
         if w.needs_globals:
             out.append((ind, "_G = _F.func.__globals__", None))
         if w.needs_builtins:
@@ -358,11 +361,15 @@ class _Emitter:
         if v.counts and counted and k in self.plan.counted:
             self.line(ind, f"{self.instrument('_P')}[{k}] += 1")
         if v.profile in ("detailed", "full") and timed:
-            self.line(ind, f"_t{k} = {self.instrument('_ns')}()")
+            # one clock read per block: the time since the previous block of this frame started
+            # is that block's (its instructions, its calls, its branch)
+            self.line(ind, f"_n = {self.instrument('_ns')}(); {self.instrument('_T')}[_p](_n - _t0); "
+                           f"_t0 = _n; _p = {k}")
 
     def time_block(self, k: int, ind: int) -> None:
+        """Close the frame's last timing interval (at a return)."""
         if self.v.profile in ("detailed", "full"):
-            self.line(ind, f"{self.instrument('_T')}[{k}]({self.instrument('_ns')}() - _t{k})")
+            self.line(ind, f"{self.instrument('_T')}[_p]({self.instrument('_ns')}() - _t0)")
 
     def block(self, k: int, ctx: Region, ind: int) -> None:
         b = self.rc.blocks[k]
@@ -450,7 +457,6 @@ class _Emitter:
         where = (k, nterm)
         op = term.op
         if op == "br":
-            self.time_block(k, ind)
             self.goto(term.targets[0], ctx, ind)
             return
         if op == "ret":
@@ -463,17 +469,12 @@ class _Emitter:
                 self.line(ind, f"return {value}", where)
             return
         if op in ("raise", "reraise"):
-            self.time_block(k, ind)
             for rel, text in w.instr(term):
                 self.line(ind + rel, text, where)
             return
         t, f = term.targets
         if cond is None:
             cond = w.condition(term)
-            if self.v.profile in ("detailed", "full"):
-                self.line(ind, f"_c = True if {cond} else False", where)
-                cond = "_c"
-        self.time_block(k, ind)
         if t == f:
             if cond != "_c" and w.may_raise_condition(term):
                 self.line(ind, f"if {cond}: pass", where)
