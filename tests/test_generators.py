@@ -350,6 +350,57 @@ def next_with_default_and_exhausted() -> list[Any]:
     return [next(g), next(g, "empty"), next(g, "still empty"), list(g)]
 
 
+def finally_yields_and_returns(stop_early: bool) -> list[Any]:
+    log: list[Any] = []
+
+    def gen() -> Any:
+        try:
+            yield 1
+            yield 2
+        finally:
+            log.append("cleanup")
+            yield "from finally"
+        return "unreachable when closed"
+
+    g = gen()
+    log.append(next(g))
+    if stop_early:
+        try:
+            g.close()  # the finally block yields: RuntimeError
+        except RuntimeError as e:
+            log.append(("close", str(e)))
+    else:
+        log.extend(g)
+    log.append(next(g, "exhausted"))
+    return log
+
+
+def raised_then_reused() -> list[Any]:
+    def gen() -> Any:
+        yield 1
+        raise ValueError("inside")
+
+    g = gen()
+    out: list[Any] = [next(g)]
+    try:
+        next(g)
+    except ValueError as e:
+        out.append(str(e))
+    out.append(next(g, "closed"))
+    out.append(list(g))
+    return out
+
+
+def generators_as_arguments(n: int) -> Any:
+    def squares(k: int) -> Any:
+        return (i * i for i in range(k))
+
+    def pairs() -> Any:
+        yield from zip(squares(n), map(str, squares(n)), strict=True)
+
+    return dict(pairs()), list(map(lambda x: x + 1, squares(n))), "".join(str(x) for x in squares(3))
+
+
 PROGRAMS: list[tuple[Any, tuple[Any, ...]]] = [
     (basic_yield, (4,)), (basic_yield, (0,)), (send_protocol, ([1, 2, 3],)), (delegation, (3,)),
     (throw_and_close, ()), (throw_uncaught, ()), (throw_into_delegate, ()), (ignores_exit, ()),
@@ -358,7 +409,8 @@ PROGRAMS: list[tuple[Any, tuple[Any, ...]]] = [
     (yield_in_with_and_handlers, (False,)), (yield_in_with_and_handlers, (True,)),
     (exc_info_is_the_generators_own, ()), (reentrant, ()), (generator_methods, ()),
     (loops_with_break_continue, (10,)), (gen_return_value_in_expression, ()),
-    (next_with_default_and_exhausted, ()),
+    (next_with_default_and_exhausted, ()), (finally_yields_and_returns, (False,)),
+    (finally_yields_and_returns, (True,)), (raised_then_reused, ()), (generators_as_arguments, (4,)),
 ]
 
 
