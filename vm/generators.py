@@ -243,6 +243,17 @@ class _Suspendable:
             raise ValueError(f"{self._what} already executing")
         if state == _CLOSED:
             return self._closed_resume(exc)
+        value = self._advance(state, value, exc)
+        if self._state == _SUSPENDED:
+            return value
+        if value is None:
+            raise StopIteration
+        raise StopIteration(value)
+
+    def _advance(self, state: int, value: Any, exc: BaseException | None) -> Any:
+        """Run the frame from `state` (created or suspended) to its next suspension (the state is
+        then _SUSPENDED and the result what it yielded) or its return (_CLOSED, the return value).
+        A VM task's scheduler calls this directly: a return is no StopIteration to raise and catch."""
         rt = self._rt
         frame = self._frame
         saved = rt.handled
@@ -272,9 +283,7 @@ class _Suspendable:
             return value
         self._state = _CLOSED
         self._frame = None
-        if value is None:
-            raise StopIteration
-        raise StopIteration(value)
+        return value
 
     def _started(self, exc: BaseException | None) -> None:
         """Mark the frame as already run up to a suspension (a task's first step ran it)."""

@@ -236,7 +236,14 @@ class Scheduler:
             exc = task._cancelled_error()
         coro = task._coro
         try:
-            yielded = coro.send(None) if exc is None else coro.throw(exc)
+            if type(coro) is _VMCoroutine and coro._state == _COROUTINE_SUSPENDED:
+                # a VM coroutine, run on without the StopIteration of its `send`/`throw`
+                yielded = coro._advance(_COROUTINE_SUSPENDED, None, exc)
+                if coro._state != _COROUTINE_SUSPENDED:
+                    task._finish(_DONE, yielded, None)
+                    return
+            else:
+                yielded = coro.send(None) if exc is None else coro.throw(exc)
         except StopIteration as stop:
             task._finish(_DONE, stop.value, None)
             return
@@ -283,6 +290,18 @@ class Scheduler:
         loop.call_soon(self.step, task, err)
 
 
+def _late_imports() -> None:
+    """vm.generators imports this module; its names are bound here once both are loaded."""
+    global _VMCoroutine, _COROUTINE_SUSPENDED
+    from vm.generators import _SUSPENDED, VMCoroutine
+
+    _VMCoroutine, _COROUTINE_SUSPENDED = VMCoroutine, _SUSPENDED
+
+
+_VMCoroutine: Any = None
+_COROUTINE_SUSPENDED = -1
+
+
 def _is_fault(exc: BaseException) -> bool:
     from vm.runtime import VMFault
 
@@ -293,6 +312,8 @@ def scheduler_of(rt: Any) -> Scheduler:
     """The scheduler of a VM runtime (made on first use)."""
     sched: Scheduler | None = rt.scheduler
     if sched is None:
+        if _VMCoroutine is None:
+            _late_imports()
         sched = rt.scheduler = Scheduler()
     return sched
 
