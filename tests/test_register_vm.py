@@ -517,3 +517,13 @@ def test_random_control_flow_matches_the_reference(seed: int) -> None:
         for structured in (True, False):
             assert _run_generated(rc, arg, 400, structured, pooled=False) == want, (seed, arg, structured)
         assert _run_generated(rc, arg, 400, True, pooled=True) == want, (seed, arg, "pooled")
+
+
+def test_fuzzed_programs_run_as_in_cpython() -> None:
+    """Random programs (tools/fuzzgen.py, with generators) through the register VM, unoptimized and at
+    O1. (O2 shares the optimizer's known mismatches with the stack VM: tests/test_kernels.py lists
+    them as expected failures of passes/.)"""
+    from tools import fuzz
+
+    report = fuzz.fuzz(80, seed=5, matrix=[("register", 0), ("register", 1)], max_bugs=1)
+    assert not report.mismatches, report.mismatches[0].program.source

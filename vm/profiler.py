@@ -3,14 +3,17 @@ loops (FULL), for both VM modes; reports as text, JSON and HTML (`vm.report_html
 
 What is measured, per level:
 
-* **basic**: how many times each instruction ran. Register mode counts blocks (one counter per
-  block entered, in the generated code) and derives each instruction's count from its block's,
-  exactly: an exception that leaves a block midway is located (its traceback line in the generated
-  code maps to the instruction) and the instructions after it are not counted. Stack mode counts
-  every ZBC instruction in a profiling copy of the dispatch loop (`vm.stack_profile`).
-* **detailed**: + timing. Register mode times each *block* from its first instruction to its
-  branch (wall clock, `time.perf_counter_ns`; calls made by the block are included, a block left
-  by an exception has no sample); stack mode times each *instruction* from its dispatch to the next
+* **basic**: how many times each instruction ran. Register mode counts blocks in the generated
+  code, only those whose count does not follow from others' (`vm.codegen.counters`), and derives
+  each instruction's count from its block's, exactly: an exception that leaves a block midway is
+  located (its traceback line in the generated code maps to the instruction) and the instructions
+  after it are not counted. Stack mode counts every ZBC instruction in a profiling copy of the
+  dispatch loop (`vm.stack_profile`).
+* **detailed**: + timing (wall clock, `time.perf_counter_ns`). Register mode times each *block*:
+  one clock read as each block starts, so a block's time runs from its start to the start of the
+  next block of the same frame (its instructions, the calls it makes, its branch; the frame's last
+  block until its return; a block an exception left, until its handler starts; a `for` header has
+  no samples of its own). Stack mode times each *instruction* from its dispatch to the next
   dispatch (calls: until the callee's first instruction; so the time is the instruction's own).
   Reported per block / instruction: samples, total, min, max, mean, p50, p95, p99 (nanoseconds).
 * **full**: + branches (how often each two-way branch went to its first, "taken", target and to the
