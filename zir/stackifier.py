@@ -15,40 +15,40 @@ the operand stack instead of going through a STORE_FAST/LOAD_FAST pair in three 
   reads it in place, edges leaving the loop pop it, and exception-table depths keep it for
   handlers inside the loop.
 
+A value may also wait on the stack under statements that leave the stack as they found it.
 Results nobody reads are popped; dead `const`/`copy` instructions are dropped.
 
 Control flow: blocks are laid out in the function's order, `br` to the next block falls through,
-`cbr` becomes POP_JUMP_IF_FALSE/TRUE (plus JUMP when neither target is next). Where ZBC has one
-instruction for an IR pair, the pair is fused: `is %x, None` + `cbr` is POP_JUMP_IF_NONE/NOT_NONE,
-`iter_next` + `cbr_more` is FOR_ITER, `unpack`/`unpack_star` + its `tuple_item`s is
-UNPACK_SEQUENCE/UNPACK_EX. An edge that leaves a loop pops the loop's resident iterator: inline
-when it falls through or jumps unconditionally, through a trampoline at the end of the code (the
-POP_TOPs and a JUMP) when a conditional jump takes it. A handler block is entered with its resident
-iterators and the exception on the stack (the exception-table depth counts the iterators), and its
-`catch` stores the exception.
+`cbr` becomes POP_JUMP_IF_FALSE/TRUE, and IR pairs with one ZBC form are fused
+(`zir.stackify_blocks`). A jump to a small block (at most 4 instructions, same handler) is
+replaced by a copy of it (tail duplication, as CPython's compiler copies small exit blocks), and
+the back edge of a loop with a resident iterator is FOR_ITER_BACK (loop inversion: it fetches the
+next item and jumps into the body). An edge that leaves a loop pops the loop's iterator: inline
+when it falls through or jumps unconditionally, in a trampoline at the end of the code when a
+conditional jump takes it; those POP_TOPs and jumps run with a shorter stack than a handler inside
+the loop keeps, so no exception-table entry covers them. A handler block is entered with its
+resident iterators and the exception on the stack (the exception-table depth counts the
+iterators), and its `catch` stores the exception.
 """
 
 from __future__ import annotations
 
 from typing import Any, NoReturn
 
-import attrs
-
 from zir.analysis.liveness import liveness
 from zir.bytecode.code import FLAG_NAMES, VARARGS, VARKEYWORDS, Code, Handler, ZInstr
 from zir.errors import VerifyError
-from zir.ir import UNBOUND, Block, Const, Function, Instr, Value, Var, const_key
+from zir.ir import UNBOUND, Block, Function, Instr, Value, Var, const_key
 from zir.ops import IR_OPS, ZBC_OPS, OpDef, ZArg
 from zir.printer import format_instr, format_name
-from zir.stackify_loops import ForLoop, resident_iterators
+from zir.stackify_blocks import BlockInfo, analyse_block
+from zir.stackify_loops import resident_iterators
 from zir.stackify_trees import TreePlan, plan_trees
 
 __all__ = ["stackify"]
 
 #: Operations whose Var operands may hold UNBOUND: they are loaded with LOAD_FAST_UNCHECKED.
 _MAYBE_UNBOUND = frozenset({"copy", "check_bound"})
-#: Result-defining operations that may be dropped entirely when the result is unused.
-_DROPPABLE = frozenset({"const", "copy"})
 #: Extra instructions after an operation's ZBC form that reduce what it leaves to its IR result.
 _SWAP_POP = [("SWAP", 2), ("POP_TOP", None)]
 #: Conditional jumps of a two-way branch: (jumps when the test holds, jumps when it does not).
@@ -70,22 +70,6 @@ def stackify(f: Function) -> Code:
     can run it in place of the code `f` was lifted from. Raises `zir.VerifyError` for IR that
     has no stack form (SSA, phis, a handler block also entered normally)."""
     return _Stackifier(f).run()
-
-
-@attrs.define(slots=True, eq=False)
-class _BlockInfo:
-    """What planning one block needs, computed once."""
-
-    templates: list[list[Value]]
-    silent: list[bool]
-    dead: list[bool]
-    after: list[int]
-    handler_live: int
-    fused: str | None
-    loop: ForLoop | None
-    unpacks: dict[int, int]
-    pinned: set[int]
-    unbound: set[int]
 
 
 class _Stackifier:
@@ -197,7 +181,7 @@ class _Stackifier:
             for k, ins in enumerate(instrs):
                 if ins.op == "catch" and k != 0:
                     self._fail(b, ins, "catch is not the first instruction of a handler block")
-        self.info = {b.label: self._analyse(b) for b in blocks}
+        self.info: dict[str, BlockInfo] = {b.label: analyse_block(b, self.live) for b in blocks}
         loops = [i.loop for i in self.info.values() if i.loop is not None]
         self.res = resident_iterators(f, self.live, loops)
         for header in self.res.loops:
@@ -260,98 +244,6 @@ class _Stackifier:
             if ins.op in local_ops and ins.arg is not None:
                 ins.arg = renumber[ins.arg]
         return [self.varnames[k] for k in used]
-
-    # what each block needs --------------------------------------------------------------------------
-    def _analyse(self, block: Block) -> _BlockInfo:
-        instrs = block.instrs
-        after = self.live.bits_after(block.label)
-        index = self.live.index
-        dead = [ins.dest is not None and not after[k] >> index[ins.dest] & 1 for k, ins in enumerate(instrs)]
-        silent = [ins.op in _DROPPABLE and dead[k] for k, ins in enumerate(instrs)]
-        templates: list[list[Value]] = []
-        for k, ins in enumerate(instrs):
-            if silent[k]:
-                templates.append([])
-            elif ins.op == "with_exit":
-                # WITH_EXCEPT_START reads [exit, lasti, prev_exc, exc]; the middle two are unused.
-                templates.append([ins.args[0], _NONE, _NONE, ins.args[1]])
-            elif ins.op == "dict_merge":
-                # DICT_MERGE 1 reads the callable two below the dict: [callable, args, dict, m].
-                templates.append([ins.args[2], _NONE, ins.args[0], ins.args[1]])
-            else:
-                templates.append(list(ins.args))
-        handler_live = self.live.exception_bits(block.label)
-        fused, loop = self._fuse(block, templates, after, handler_live)
-        unpacks = self._fuse_unpacks(block, templates, after)
-        # Results that never stay on the stack for a later user: the caught exception (it is on
-        # the stack before any load could go below it) and unpacked items (pushed all at once).
-        pinned = {0} if instrs and instrs[0].op == "catch" else set()
-        for k, n in unpacks.items():
-            pinned.update(range(k, k + n + 1))
-        unbound = _maybe_unbound(instrs)
-        return _BlockInfo(templates, silent, dead, list(after), handler_live, fused, loop, unpacks, pinned,
-                          unbound)
-
-    def _fuse_unpacks(self, block: Block, templates: list[list[Value]], after: list[int]) -> dict[int, int]:
-        """`%t = unpack %s {count=n}` followed by `tuple_item %t` for indices 0..n-1, with the tuple
-        dead afterwards, is UNPACK_SEQUENCE n (UNPACK_EX for `unpack_star`). Returns the
-        positions of such `unpack`s with their item counts; the items' templates become empty."""
-        out: dict[int, int] = {}
-        instrs = block.instrs
-        for k, ins in enumerate(instrs):
-            if ins.op == "unpack":
-                n = ins.attrs["count"]
-            elif ins.op == "unpack_star":
-                n = ins.attrs["before"] + ins.attrs["after"] + 1
-            else:
-                continue
-            t = ins.dest
-            items = instrs[k + 1:k + 1 + n]
-            if t is None or len(items) != n or not all(
-                    q.op == "tuple_item" and q.args == [t] and q.attrs.get("index") == j
-                    and (q.dest != t or j == n - 1) for j, q in enumerate(items)):
-                continue
-            if after[k + n] >> self.live.index[t] & 1 and (not items or items[-1].dest != t):
-                continue
-            out[k] = n
-            for j in range(k + 1, k + 1 + n):
-                templates[j] = []
-        return out
-
-    def _fuse(self, block: Block, templates: list[list[Value]], after: list[int],
-              handler_live: int) -> tuple[str | None, ForLoop | None]:
-        """Fuse a block's final test with its branch where ZBC has one instruction for both:
-        `%c = is %x, None; cbr %c` becomes POP_JUMP_IF_NONE (or NOT_NONE) on `%x`, and
-        `%v = iter_next %it; cbr_more %v` becomes FOR_ITER (when exhausted FOR_ITER pops the
-        iterator and jumps, so the item must be dead on that path). Returns the kind of fusion
-        ("is", "is_not", "iter" or None) and, for "iter", the loop. `templates` is updated: the
-        fused test no longer loads None / the branch reads nothing."""
-        instrs = block.instrs
-        if len(instrs) < 2:
-            return None, None
-        term, prod = instrs[-1], instrs[-2]
-        d = prod.dest
-        if not term.args or d is None or term.args[0] != d:
-            return None, None
-        bit = 1 << self.live.index[d]
-        if term.op == "cbr" and prod.op in ("is", "is_not"):
-            if after[-1] & bit or handler_live & bit:
-                return None, None
-            a, b = prod.args
-            x = a if b == _NONE else b if a == _NONE else None
-            if x is None:
-                return None, None
-            templates[-2] = [x]
-            return prod.op, None
-        if term.op == "cbr_more" and prod.op == "iter_next":
-            body, exit_ = term.targets
-            if self.live.in_bits(exit_) & bit:
-                return None, None
-            templates[-1] = []
-            it = prod.args[0]
-            loop = ForLoop(block.label, it, d, body, exit_) if isinstance(it, Var) and body != exit_ else None
-            return "iter", loop
-        return None, None
 
     # values that cross block boundaries on the stack -------------------------------------------------
     def _entry_values(self, handlers: set[str]) -> dict[str, Var]:
@@ -749,35 +641,6 @@ class _Stackifier:
         return value
 
 
-_NONE = Const(None)
-_UNDEF = Const(UNBOUND)
-
-
-def _maybe_unbound(instrs: list[Instr]) -> set[int]:
-    """The instructions whose result may be UNBOUND: `undef` constants and copies of values not
-    known to be bound (a value is known bound when this block made it with any other operation,
-    or checked it, before)."""
-    bound: set[Var] = set()
-    out: set[int] = set()
-    for k, ins in enumerate(instrs):
-        d = ins.dest
-        if ins.op == "check_bound" and isinstance(ins.args[0], Var):
-            bound.add(ins.args[0])
-        if d is None:
-            continue
-        if ins.op == "const":
-            known = ins.args != [_UNDEF]
-        elif ins.op == "copy":
-            a = ins.args[0]
-            known = a in bound if isinstance(a, Var) else a != _UNDEF
-        else:
-            known = True
-        if known:
-            bound.add(d)
-        else:
-            bound.discard(d)
-            out.add(k)
-    return out
 
 
 def _item_label(header: str) -> str:
