@@ -288,6 +288,35 @@ def test_calls_of_every_shape() -> None:
         difftest.compare(bad_calls, which, matrix=REGISTER)
 
 
+def _wide_functions() -> dict[str, Any]:
+    """Functions needing more registers at once than the default 16 + 8: 30 parameters, a call
+    with 30 arguments (some live after it), a 40-element tuple of variables, a 30-key dict."""
+    names = [f"a{i}" for i in range(30)]
+    src = (f"def wide({', '.join(names)}):\n"
+           f"    return {' + '.join(f'{n} * {i}' for i, n in enumerate(names))}\n"
+           "def calls_wide(x):\n"
+           f"    {', '.join(names)} = {', '.join(f'x + {i}' for i in range(30))}\n"
+           f"    r = wide({', '.join(names)})\n"
+           f"    t = ({', '.join(f'x * {i}' for i in range(40))})\n"
+           f"    d = {{{', '.join(f'{n!r}: {n}' for n in names)}}}\n"
+           "    return r, a0 + a29, sum(t), sorted(d.items())[:3], wide(*range(30)), wide(*range(29))\n")
+    namespace: dict[str, Any] = {}
+    exec(compile(src, "<wide>", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("pools", [True, False])
+def test_functions_needing_more_registers_get_them(pools: bool) -> None:
+    """A function needing more than k + temps registers at once is given more general registers
+    (registers are Python locals), not refused; too few arguments still raise CPython's TypeError."""
+    ns = _wide_functions()
+    difftest.compare(ns["calls_wide"], 3, matrix=REGISTER, vm_options={"pools": pools})
+    difftest.compare(ns["wide"], *range(30), matrix=REGISTER, vm_options={"pools": pools})
+    program = vm.VM(opt_level=2).compile(ns["wide"]).program
+    assert isinstance(program, RegProgram)
+    assert program.rc.nregs >= 30 and len(set(program.rc.params)) == 30
+
+
 def test_leaf_functions_are_called_in_place() -> None:
     def leaf(a: Any, b: Any) -> Any:
         return a / b

@@ -198,13 +198,21 @@ class RegisterBackend:
         self.programs: list[RegProgram] = []
 
     def lower(self, code: Code) -> tuple[Function, RegCode]:
-        """ZBC -> allocated IR -> register code."""
+        """ZBC -> allocated IR -> register code.
+
+        The register budget is `k` general registers plus `temps` for spill code, raised for a
+        function that needs more registers at once than that (an instruction with more operands,
+        e.g. a call with 30 arguments, or more parameters): registers are Python locals in the
+        generated code, so the VM gives such a function the general registers it needs instead
+        of refusing it (`passes.regalloc.registers_needed`)."""
         import passes
         import zir
+        from passes.regalloc import registers_needed
 
         f = zir.lift(code)
-        level = f"O{self.opt_level},regalloc{{k={self.k},temps={self.temps}}}"
-        passes.PassManager.parse(level).run(f)
+        passes.PassManager.parse(f"O{self.opt_level}").run(f)
+        k = max(self.k, registers_needed(f) - self.temps)
+        passes.PassManager.parse(f"regalloc{{k={k},temps={self.temps}}}").run(f)
         return f, zir.lower(f)
 
     def decode(self, code: Code) -> RegProgram:
