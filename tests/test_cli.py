@@ -299,6 +299,33 @@ def test_dis_stages(prog: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "; ---- zbc ----" not in every and every.startswith("; ---- ir ----\nfunc @one")
 
 
+def test_opt_instrumentation_flags(prog: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--print-after (named and all), --print-changed, --time-passes, --stats, --bisect-limit and
+    --verify-each: reports on stderr, the IR alone on stdout."""
+    target = f"{prog}:total"
+    code, plain, _ = run(capsys, "opt", target, "-p", "O2")
+    assert code == 0
+    code, out, err = run(capsys, "opt", target, "-p", "O2", "--print-after=ssa,dce")
+    assert code == 0 and out == plain
+    headers = [line for line in err.splitlines() if line.startswith("; *** IR Dump After")]
+    dce = "; *** IR Dump After dce on @total ***"
+    assert headers == ["; *** IR Dump After ssa on @total ***", dce, dce]
+    assert " ssa {" in err.split(headers[0])[1]
+    code, _, err = run(capsys, "opt", target, "-p", "O2", "--print-after=all")
+    assert err.count("; *** IR Dump After") == 8
+    code, _, err = run(capsys, "opt", target, "-p", "O2", "--print-changed")
+    changed = err.count("; *** IR Dump After")
+    assert code == 0 and 0 < changed < 8 and "IR Dump After ssa on @total" in err
+    code, _, err = run(capsys, "opt", target, "-p", "O2", "--time-passes", "--stats", "--verify-each")
+    assert code == 0 and "Pass execution timing report" in err and "Statistics Collected" in err
+    assert "ssa - phis placed" in " ".join(err.split())
+    code, out, err = run(capsys, "opt", target, "-p", "O2", "--bisect-limit", "0")
+    assert code == 0 and "BISECT: NOT running transformation #1 (" in err and "BISECT: running" not in err
+    assert out == run(capsys, "opt", target)[1]  # nothing was allowed to change
+    code, _, err = run(capsys, "opt", target, "-p", "O2", "--bisect-limit", "1")
+    assert "BISECT: running transformation #1 (" in err and "NOT running transformation #2 (" in err
+
+
 def test_output_files_get_ordinary_permissions(prog: Path, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out.zir"
@@ -347,6 +374,59 @@ def test_dot_svg(prog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str])
         assert code == 1 and "make graphviz" in err and not out.exists()
     else:
         assert code == 0 and "<svg" in out.read_text(encoding="utf-8")
+
+
+def fake_dot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `dot` program first on PATH that answers `-Tsvg` with a tiny SVG naming its options."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    script = bindir / "dot"
+    script.write_text('#!/bin/sh\ncat >/dev/null\necho "<svg>$*</svg>"\n', encoding="utf-8")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def test_dot_svg_through_the_dot_program(prog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_dot(tmp_path, monkeypatch)
+    for graph in ("cfg", "domtree", "interference"):
+        out = tmp_path / f"{graph}.svg"
+        assert run(capsys, "dot", graph, f"{prog}:total", "-O2", "-o", str(out)) == (0, "", "")
+        assert out.read_text(encoding="utf-8").startswith("<svg>") and "-Tsvg" in out.read_text()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_output_to_a_device_or_fifo_keeps_it(prog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`-o /dev/null` or a FIFO is written into, never replaced (as root, replacing /dev/null
+    would leave a regular file there); a FIFO stands in for the device here."""
+    import stat
+    import threading
+
+    fake_dot(tmp_path, monkeypatch)
+    os.mkfifo(tmp_path / "pipe")
+    os.mkfifo(tmp_path / "pipe.dot")
+    # The suffix picks the format, as for files: none (like /dev/null) renders SVG.
+    for argv, name, head in ((["opt", str(prog.parent / "m.zir")], "pipe", "func @one(%a) {"),
+                             (["dot", "cfg", f"{prog}:total"], "pipe.dot", "// CFG of @total"),
+                             (["dot", "cfg", f"{prog}:total", "--profile-args", "[1]"], "pipe.dot",
+                              "// CFG of @total"),
+                             (["dot", "domtree", f"{prog}:total"], "pipe", "<svg>-Kdot -Tsvg")):
+        fifo = tmp_path / name
+        got: list[bytes] = []
+        reader = threading.Thread(target=lambda got=got, fifo=fifo: got.append(fifo.read_bytes()))
+        reader.start()
+        try:
+            code, _, err = run(capsys, *argv, "-o", str(fifo))
+        finally:
+            if reader.is_alive():  # the command failed before opening the FIFO: release the reader
+                with open(fifo, "wb"):
+                    pass
+            reader.join(timeout=60)
+        assert code == 0, err
+        assert stat.S_ISFIFO(fifo.stat().st_mode), argv
+        assert got and got[0].decode().startswith(head), (argv, got)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".zir-") or p.suffix == ".tmp"] == []
 
 
 # -- helpers -----------------------------------------------------------------------------------------

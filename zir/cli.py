@@ -23,6 +23,7 @@ import argparse
 import importlib
 import os
 import re
+import stat
 import sys
 import tempfile
 import traceback
@@ -69,6 +70,15 @@ def write_output(text: str, path: str) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
+    if is_special_file(path):
+        # `-o /dev/null`, a FIFO, /dev/stdout: replacing the node would destroy it (as root,
+        # /dev/null would become a regular file), and there is nothing half-written to avoid.
+        try:
+            with open(path, "wb") as fh:
+                fh.write(data)
+        except OSError as e:
+            raise CommandError(f"cannot write {path}: {e.strerror or e}") from e
+        return
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".zir-", dir=directory)
@@ -83,6 +93,14 @@ def write_output(text: str, path: str) -> None:
             raise
     except OSError as e:
         raise CommandError(f"cannot write {path}: {e.strerror or e}") from e
+
+
+def is_special_file(path: str) -> bool:
+    """Whether `path` exists and is not a regular file (a device, a FIFO, a socket)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _new_file_mode(path: str) -> int:
