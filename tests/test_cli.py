@@ -152,6 +152,10 @@ def test_usage_errors_exit_2(prog: Path, capsys: pytest.CaptureFixture[str]) -> 
         (["run", f"{prog}:total", "[1]", "--bogus"], "unrecognized arguments: --bogus"),
         (["dot", "domtree", f"{prog}:total", "--profile-args", "[1]"], "does not apply to domtree"),
         (["dot", "cfg", f"{prog.parent / 'm.zir'}"], "holds 2 functions (one, two)"),
+        (["run", f"{prog}:spin", "3", "--max-steps", "-5"], "--max-steps: must be at least 0, got -5"),
+        (["opt", f"{prog}:total", "--bisect-limit", "x"], "--bisect-limit: expected an integer, got 'x'"),
+        (["dis", f"{prog}:total", "--stage", "regalloc", "-k", "0"], "-k: must be at least 1, got 0"),
+        (["dot", "interference", f"{prog}:total", "--temps", "-1"], "--temps: must be at least 0, got -1"),
     ]
     for argv, message in cases:
         code, _, err = run(capsys, *argv)
@@ -159,6 +163,30 @@ def test_usage_errors_exit_2(prog: Path, capsys: pytest.CaptureFixture[str]) -> 
         assert message in err, (argv, err)
     assert run(capsys, "run")[0] == 2  # argparse: TARGET missing
     assert run(capsys, "dis", f"{prog}:total", "--stage", "nope")[0] == 2
+
+
+def test_a_result_that_cannot_be_shown_is_one_line(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """repr() of the result raising (a user __repr__, an int past the str-conversion limit) is the
+    program's problem: exit status 1 and one line, with or without --check; never a traceback."""
+    path = tmp_path / "shown.py"
+    path.write_text("class Bad:\n    def __repr__(self):\n        raise RuntimeError('no repr')\n\n\n"
+                    "def bad():\n    return Bad()\n\n\ndef big():\n    return 10 ** 5000\n",
+                    encoding="utf-8")
+    code, out, err = run(capsys, "run", f"{path}:bad")
+    assert (code, out) == (1, "") and err == (f"zir: error: {path}:bad returned a value of type Bad whose "
+                                              "repr() raised RuntimeError: no repr\n")
+    code, _, err = run(capsys, "run", f"{path}:big", "--profile", "basic")
+    assert code == 1 and "whose repr() raised ValueError: Exceeds the limit" in err
+    code, _, err = run(capsys, "run", f"{path}:bad", "--check")
+    assert code == 1
+    assert err == f"zir: error: {path}:bad: --check cannot compare the results: RuntimeError: no repr\n"
+
+
+def test_dis_reads_the_pipeline_at_every_stage(prog: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for stage in ("zbc", "ir", "opt"):
+        code, out, err = run(capsys, "dis", f"{prog}:total", "--stage", stage, "-p", "dce{")
+        assert code == 1 and out == "" and "zir: error: pipeline 'dce{'" in err, stage
 
 
 def test_load_errors_exit_1_and_name_the_place(tmp_path: Path, prog: Path,

@@ -27,7 +27,7 @@ import stat
 import sys
 import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from zir.errors import ZirError
 
@@ -111,6 +111,22 @@ def _new_file_mode(path: str) -> int:
         mask = os.umask(0)
         os.umask(mask)
         return 0o666 & ~mask
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse `type`: an int no smaller than `minimum` (anything else is a usage error)."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    convert.__name__ = f"integer >= {minimum}"
+    return convert
 
 
 def _common_options() -> argparse.ArgumentParser:

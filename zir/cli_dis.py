@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from zir.cli import write_output
+from zir.cli import at_least, write_output
 from zir.cli_progress import Progress
 from zir.cli_targets import TARGET_HELP, Target, load_target
 from zir.ir import Function
@@ -48,8 +48,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="run this pipeline instead of the level's")
     p.add_argument("--load", action="append", default=[], metavar="MODULE|FILE.py",
                    help="import a module that registers passes, for -p (repeatable)")
-    p.add_argument("-k", dest="k", type=int, default=16, help="general registers for regalloc (16)")
-    p.add_argument("--temps", dest="temps", type=int, default=8,
+    p.add_argument("-k", dest="k", type=at_least(1), default=16, help="general registers for regalloc (16)")
+    p.add_argument("--temps", dest="temps", type=at_least(0), default=8,
                    help="registers reserved for spill code (8)")
     p.add_argument("-o", dest="output", metavar="OUT", default="-", help="where to write ('-' is stdout)")
     p.set_defaults(func=run)
@@ -101,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
     from zir.cli_opt import load_plugins
 
     load_plugins(args.load)
+    if args.pipeline is not None:
+        import passes
+
+        passes.PassManager.parse(args.pipeline)  # a mistake in -p is an error whatever the stage
     target = load_target(args.target)
     progress = Progress()
     if args.stage != "all":

@@ -24,7 +24,7 @@ import copy
 import sys
 from typing import Any
 
-from zir.cli import CommandError, UsageError, is_special_file, write_output
+from zir.cli import CommandError, UsageError, at_least, is_special_file, write_output
 from zir.cli_progress import Progress
 from zir.cli_targets import TARGET_HELP, load_target, parse_call_args
 from zir.errors import ZirError
@@ -49,9 +49,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="run this pipeline first instead of the level's")
     p.add_argument("--load", action="append", default=[], metavar="MODULE|FILE.py",
                    help="import a module that registers passes (repeatable)")
-    p.add_argument("-k", dest="k", type=int, default=16,
+    p.add_argument("-k", dest="k", type=at_least(1), default=16,
                    help="general registers for the interference graph's colouring (16)")
-    p.add_argument("--temps", dest="temps", type=int, default=8,
+    p.add_argument("--temps", dest="temps", type=at_least(0), default=8,
                    help="registers reserved for spill code in that colouring (8)")
     p.add_argument("--no-coloring", dest="coloring", action="store_false",
                    help="draw the interference graph without a register allocation")

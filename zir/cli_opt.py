@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from zir.cli import write_output
+from zir.cli import at_least, write_output
 from zir.errors import VerifyError
 from zir.ir import Module
 
@@ -45,7 +45,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="print a unified diff of the IR after each pass that changed it")
     g.add_argument("--time-passes", action="store_true", help="print the time each pass took")
     g.add_argument("--stats", action="store_true", help="print the statistics the passes counted")
-    g.add_argument("--bisect-limit", type=int, metavar="N", default=None,
+    g.add_argument("--bisect-limit", type=at_least(0), metavar="N", default=None,
                    help="let only the first N transformations happen, logging each")
     p.set_defaults(func=run)
 

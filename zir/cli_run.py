@@ -30,7 +30,7 @@ import json
 import sys
 from typing import Any
 
-from zir.cli import ProgramError, UsageError, write_output
+from zir.cli import ProgramError, UsageError, at_least, write_output
 from zir.cli_progress import Progress
 from zir.cli_targets import Target, load_target, parse_call_args
 from zir.errors import ZirError
@@ -50,7 +50,7 @@ def _common_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=MODES, default="register", help="which VM (default: register)")
     p.add_argument("-O", dest="level", type=int, choices=(0, 1, 2), default=2,
                    help="optimization level: -O0, -O1 or -O2 (the default)")
-    p.add_argument("--max-steps", type=int, default=None, metavar="N",
+    p.add_argument("--max-steps", type=at_least(0), default=None, metavar="N",
                    help="stop the program after N executed instructions (a zir.VMError)")
     p.add_argument("--no-pools", dest="pools", action="store_false",
                    help="do not reuse register-VM frames (pools are on by default)")
@@ -132,8 +132,14 @@ def execute(args: argparse.Namespace, level: str, report: str | None, check: boo
             except Exception as e:
                 error = e
     sys.stdout.flush()
+    unshown: ProgramError | None = None
     if error is None and value is not None:
-        print(repr(value), flush=True)
+        try:
+            print(repr(value), flush=True)
+        except Exception as e:  # a user __repr__ that raises, an int too long to print
+            unshown = ProgramError(f"{target.name} returned a value of type {type(value).__name__} "
+                                   f"whose repr() raised {type(e).__name__}: {e}")
+            unshown.__cause__ = e
     if args.stats:
         print(json.dumps(machine.stats(), indent=2, default=str), file=sys.stderr)
     if report is not None:
@@ -142,6 +148,8 @@ def execute(args: argparse.Namespace, level: str, report: str | None, check: boo
         write_output(text, args.output)
     if error is not None:
         raise ProgramError(f"{target.name} raised {type(error).__name__}: {error}") from error
+    if unshown is not None:
+        raise unshown
     return 0
 
 
@@ -152,10 +160,18 @@ def _checked(machine: Any, target: Target, call_args: list[Any], call_kwargs: di
     from vm.difftest import describe, run_cpython, run_machine
 
     fn = target.runnable()
-    with progress.step(f"running {target.name} in CPython"):
-        expected = run_cpython(fn, *call_args, **call_kwargs)
-    with progress.step(f"running {target.name} in the VM"):
-        actual = run_machine(machine, fn, call_args, call_kwargs)
+    try:
+        with progress.step(f"running {target.name} in CPython"):
+            expected = run_cpython(fn, *call_args, **call_kwargs)
+        with progress.step(f"running {target.name} in the VM"):
+            actual = run_machine(machine, fn, call_args, call_kwargs)
+    except ZirError:
+        raise
+    except Exception as e:
+        # The runs themselves catch what the program raises; this is the comparison failing on
+        # what it got (a result whose repr() raises, say): a program problem, said in one line.
+        raise ProgramError(f"{target.name}: --check cannot compare the results: "
+                           f"{type(e).__name__}: {e}") from e
     if isinstance(actual.raw, ZirError) and expected.exc is None:
         raise actual.raw  # the VM refused or faulted: zir's own error, not a difference to list
     sys.stdout.write(actual.stdout)
