@@ -288,6 +288,33 @@ def test_calls_of_every_shape() -> None:
         difftest.compare(bad_calls, which, matrix=REGISTER)
 
 
+def slicing(seq: Any, a: Any, b: Any, step: Any) -> Any:
+    copy = seq[:]
+    part = seq[a:b]
+    stepped = seq[a:b:step]
+    tail = seq[b:]
+    copy[:a] = stepped
+    del copy[b::2]
+    key = slice(a, b)
+    kept = seq[key]
+    try:
+        seq[a:b] = tail
+    except TypeError as e:
+        tail = str(e)
+    return copy, part, stepped, tail, kept, key
+
+
+@pytest.mark.parametrize("args", [([1, 2, 3, 4, 5, 6], 1, 4, 2), ([5, 4, 3, 2], -3, None, -1),
+                                  ((1, 2, 3), 0, 2, 1), ("abcdef", 1, 5, 2), ([1, 2, 3], 0, 2, 0),
+                                  (7, 0, 1, 1), ([1, 2], "x", 1, 1)])
+def test_slices_are_written_as_python_slice_syntax(args: Any) -> None:
+    """`build_slice` + subscript with the slice dead after is `x[a:b:c]` (no call of `slice`); a
+    slice that lives on is still built, and errors (step 0, not subscriptable, bad bounds) match."""
+    difftest.compare(slicing, *args, matrix=REGISTER)
+    source = vm.VM(opt_level=2).compile(slicing).program.generated.source
+    assert "[:]" in source and "::2]" in source and "del " in source
+
+
 def _wide_functions() -> dict[str, Any]:
     """Functions needing more registers at once than the default 16 + 8: 30 parameters, a call
     with 30 arguments (some live after it), a 40-element tuple of variables, a 30-key dict."""

@@ -29,7 +29,7 @@ import attrs
 from vm.codegen.counters import CounterPlan, plan_counters
 from vm.codegen.instrs import InstrWriter
 from vm.codegen.layout import TOP, ForLoop, Layout, Region
-from zir.regcode import REG_OPS, RegCode, RInstr
+from zir.regcode import REG_OPS, Imm, RegCode, RInstr
 
 __all__ = ["Generated", "Variant", "generate"]
 
@@ -421,9 +421,43 @@ class _Emitter:
                 self.line(ind, f"{', '.join(dests)}{',' if len(dests) == 1 else ''} = {src}", (k, n))
                 n += 1 + len(dests)
                 continue
+            sliced = self.fused_slice(k, body, n)
+            if sliced is not None:
+                self.line(ind, sliced, (k, n + 1))  # only the subscript can raise
+                n += 2
+                continue
             for rel, text in w.instr(i):
                 self.line(ind + rel, text, (k, n))
             n += 1
+
+    def fused_slice(self, k: int, body: list[RInstr], n: int) -> str | None:
+        """`t = build_slice a, b[, c]` followed by a subscript with key `t` (`getitem`, `setitem`,
+        `delitem`), `t` dead after: Python's slice syntax `x[a:b:c]`, which CPython 3.11 compiles to
+        the same BUILD_SLICE + BINARY_SUBSCR / STORE_SUBSCR / DELETE_SUBSCR, without calling `slice`."""
+        i = body[n]
+        if i.op != "build_slice" or i.dest is None or n + 1 >= len(body) or len(i.args) not in (2, 3):
+            return None
+        t, nxt, w = i.dest, body[n + 1], self.w
+        if nxt.op in ("getitem", "delitem"):
+            container, key = nxt.args
+            others = [container]
+        elif nxt.op == "setitem":
+            value, container, key = nxt.args
+            others = [value, container]
+        else:
+            return None
+        if key != t or t in others:
+            return None
+        if nxt.dest != t and self.lay.live_after[k][n + 1] & self.lay.bit(t):
+            return None
+        bounds = ":".join("" if isinstance(a, Imm) and a.value is None else w.op(a) for a in i.args)
+        item = f"{w.atom(container)}[{bounds}]"
+        if nxt.op == "getitem":
+            assert nxt.dest is not None
+            return f"{w.op(nxt.dest)} = {item}"
+        if nxt.op == "setitem":
+            return f"{item} = {w.op(value)}"
+        return f"del {item}"
 
     def fused_unpack(self, k: int, body: list[RInstr], n: int) -> list[str] | None:
         """`t = unpack seq {count=N}` followed by the N `tuple_item t` reads, `t` dead after:
