@@ -183,6 +183,23 @@ def test_a_result_that_cannot_be_shown_is_one_line(tmp_path: Path,
     assert err == f"zir: error: {path}:bad: --check cannot compare the results: RuntimeError: no repr\n"
 
 
+def test_load_failures_are_one_line(prog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--load of a module that raises (anything) or does not exist: exit status 1, one line with
+    the file and line, also when no pipeline is given; the half-run module is not kept."""
+    broken = tmp_path / "broken_passes.py"
+    broken.write_text("import os\n\nraise ValueError('not today')\n", encoding="utf-8")
+    m = str(prog.parent / "m.zir")
+    for argv in (["opt", m, "--load", str(broken)], ["opt", m, "-p", "dce", "--load", str(broken)],
+                 ["dis", m, "--load", str(broken)], ["dot", "cfg", f"{m}:one", "--load", str(broken)]):
+        code, out, err = run(capsys, *argv)
+        assert (code, out) == (1, ""), argv
+        assert err == f"zir: error: cannot load passes from {broken}:3: ValueError: not today\n", argv
+        assert "broken_passes" not in sys.modules
+    code, _, err = run(capsys, "opt", m, "--load", "no_such_module_here")
+    assert code == 1 and err == ("zir: error: cannot load passes from no_such_module_here: "
+                                 "ModuleNotFoundError: No module named 'no_such_module_here'\n")
+
+
 def test_dis_reads_the_pipeline_at_every_stage(prog: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for stage in ("zbc", "ir", "opt"):
         code, out, err = run(capsys, "dis", f"{prog}:total", "--stage", stage, "-p", "dce{")

@@ -92,11 +92,18 @@ def load_plugins(specs: list[str]) -> None:
                     raise ImportError(f"not a Python file: {spec}")
                 mod = importlib.util.module_from_spec(found)
                 sys.modules[name] = mod
-                found.loader.exec_module(mod)
+                try:
+                    found.loader.exec_module(mod)
+                except BaseException:
+                    del sys.modules[name]  # no half-run module left for a later import to find
+                    raise
             else:
                 importlib.import_module(spec)
-        except (ImportError, OSError, SyntaxError) as e:
-            raise CommandError(f"cannot load passes from {spec}: {type(e).__name__}: {e}") from e
+        except Exception as e:  # the module's own code runs here: whatever it raises is reported
+            from zir.cli_targets import import_error_place
+
+            place = import_error_place(spec, e) if spec.endswith(".py") else spec
+            raise CommandError(f"cannot load passes from {place}: {type(e).__name__}: {e}") from e
 
 
 def optimize(module: Module, args: argparse.Namespace) -> None:
@@ -105,8 +112,6 @@ def optimize(module: Module, args: argparse.Namespace) -> None:
 
     from passes import PassManager
     from zir.cli_progress import Progress
-
-    load_plugins(args.load)
 
     pm = PassManager.parse(
         args.pipeline, verify_each=args.verify_each, print_after=args.print_after,
@@ -127,6 +132,7 @@ def emit(module: Module, output: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`zir opt`: load, verify (unless --no-verify), run the pipeline, verify again, print."""
+    load_plugins(args.load)  # first: a broken --load is an error even with nothing to run
     module, filename = load(args.input)
     if args.verify:
         check(module, filename)

@@ -30,7 +30,7 @@ import attrs
 from zir.cli import CommandError, UsageError, read_input
 from zir.ir import Function, Module
 
-__all__ = ["Target", "load_python", "load_target", "parse_call_args"]
+__all__ = ["Target", "import_error_place", "load_python", "load_target", "parse_call_args"]
 
 #: The target kinds, by file suffix (FILE.py needs `:FUNC`).
 KINDS = {".py": "python", ".zasm": "zasm", ".json": "json", ".zir": "zir"}
@@ -145,7 +145,7 @@ def _module_name(path: str) -> str:
     return "_zir_target_" + "".join(c if c.isalnum() else "_" for c in stem)
 
 
-def _import_error_place(path: str, e: BaseException) -> str:
+def import_error_place(path: str, e: BaseException) -> str:
     """`FILE:LINE` of the innermost traceback entry in `path` (or of a SyntaxError), else FILE."""
     if isinstance(e, SyntaxError) and e.lineno is not None:
         return f"{e.filename or path}:{e.lineno}"
@@ -182,7 +182,7 @@ def load_python(path: str, qualname: str) -> Any:
             exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)
         except Exception as e:
             del sys.modules[name]
-            raise CommandError(f"{_import_error_place(path, e)}: importing {path} raised "
+            raise CommandError(f"{import_error_place(path, e)}: importing {path} raised "
                                f"{type(e).__name__}: {e}") from e
     obj: Any = module
     for part in qualname.split("."):
