@@ -3,17 +3,23 @@ Assignment Form and the Control Dependence Graph" (TOPLAS 1991), with pruned phi
 
 1. Blocks unreachable from the entry are deleted (renaming walks the dominator tree, which does not
    reach them).
-2. Blocks inside a `try` are split where needed so that, after a block's first may-raise
-   instruction, nothing the handler reads is assigned again (the IR convention that makes "the
-   value at the first raise point" the value every raise point sees; the lifter already does it).
+2. Blocks inside a `try` are split so that each holds at most one may-raise instruction, its
+   *raise point* (terminators included: a may-raise `cbr` gets a block of its own when the block
+   already has one). This is the invariant of SSA form across exception edges (docs/ir.md): the
+   value a handler receives from a block is the one current just before its raise point, which
+   is then the value wherever control leaves the block by raising.
 3. Phis: for each Var, the iterated dominance frontier of its assignments (frontiers from
    `networkx.dominance_frontiers` via `zir.analysis`), keeping only blocks where the Var is live
    on entry (pruned SSA, Choi, Cytron & Ferrante 1991; `pruned=false` gives Cytron's minimal SSA).
+   A Var assigned at or after a block's raise point also gets a phi in that block's handler,
+   where the frontiers may not put one (the block may dominate its handler): along the exception
+   edge that assignment has not happened.
 4. Renaming: a preorder walk of the dominator tree with an explicit stack (no recursion), a stack
    of current names per Var. A phi operand for a normal edge is the name current at the end of the
-   predecessor; for an exception edge, the name current just before the predecessor's first
-   may-raise instruction (or at its top when nothing in it may raise: the edge is never taken).
-   A read with no reaching assignment becomes `undef`.
+   predecessor; for an exception edge, the name current just before the predecessor's raise point
+   (so an instruction that raises does not leak its own result into the handler), or at its top
+   when nothing in it may raise (the edge is never taken). A read with no reaching assignment
+   becomes `undef`.
 
 Names: parameters keep their names (renamed only at reassignment: `%x.1`); every other assignment
 of `%x` becomes `%x.0`, `%x.1`, ...; stack slots likewise (`%$0.2`). Sets `f.ssa = True`.
@@ -49,54 +55,66 @@ def remove_unreachable_blocks(f: Function, am: AnalysisManager) -> int:
     return len(dead)
 
 
-def split_for_handlers(f: Function, am: AnalysisManager) -> int:
-    """Split blocks so no Var live into a block's handler is assigned after its first may-raise
-    instruction (a new block, same handler, starts at such an assignment). Returns how many splits."""
-    live = am.liveness(f)
-    splits = 0
+def raise_point(b: Block) -> int | None:
+    """The index of `b`'s raise point: its first instruction that may raise (terminator included),
+    or None. In SSA form a block with a handler has at most one (see `split_at_raise_points`)."""
+    may_raise = MAY_RAISE
+    for k, i in enumerate(b.instrs):
+        if may_raise[i.op]:
+            return k
+    return None
+
+
+def split_at_raise_points(f: Function) -> int:
+    """Split every block that has a handler so that it holds at most one may-raise instruction
+    (terminators included): a new block, with the same handler, starts at each may-raise
+    instruction that follows another one. Returns how many blocks were added.
+
+    This is the invariant SSA form keeps across exception edges: the handler's phi operand for an
+    exception predecessor is the value current just before that block's single raise point, which
+    is then the value at *every* place control can leave the block by raising. (With two raise
+    points an assignment between them would make the handler see a stale value at the second.)
+    The pieces of a block go right after it in the layout.
+    """
     blocks = f.block_map()
     labels = set(blocks)
-    # the tail split off a block goes right after it in the layout (placed at the end)
-    tail_of: dict[str, Block] = {}
     may_raise = MAY_RAISE
-    # a tail split off a block carries the same Vars to the same handler as the block did
-    work = deque((b, live.exception_names(b.label)) for b in f.blocks if b.handler is not None)
-    while work:
-        b, carried = work.popleft()
-        seen_raise = False
-        cut = None
-        for k, i in enumerate(b.instrs):
-            if seen_raise and i.dest is not None and i.dest.name in carried:
-                cut = k
-                break
-            seen_raise = seen_raise or may_raise[i.op]
-        if cut is None:
+    layout: list[Block] = []
+    added = 0
+    for b in f.blocks:
+        layout.append(b)
+        if b.handler is None:
             continue
-        label = _fresh(labels, f"{b.label}.s")
-        labels.add(label)
-        tail = Block(label, [], b.instrs[cut:], b.handler)
-        b.instrs = b.instrs[:cut] + [Instr("br", None, [], {}, [label])]
-        blocks[label] = tail
-        tail_of[b.label] = tail
-        for s in dict.fromkeys(tail.successors()):
+        cuts = [k for k, i in enumerate(b.instrs) if may_raise[i.op]][1:]
+        if not cuts:
+            continue
+        pieces: list[Block] = []
+        prev = b.label
+        for lo, hi in zip(cuts, [*cuts[1:], len(b.instrs)], strict=True):
+            # each piece is named after the one before it: ^b, ^b.s, ^b.s.s, ...
+            label = prev = _fresh(labels, f"{prev}.s")
+            labels.add(label)
+            pieces.append(Block(label, [], b.instrs[lo:hi], b.handler))
+        head = b.instrs[:cuts[0]]
+        chain = [b, *pieces]
+        b.instrs = head
+        for before, nxt in zip(chain, pieces, strict=False):
+            before.instrs.append(Instr("br", None, [], {}, [nxt.label]))
+        last = pieces[-1]
+        # the original terminator (with its targets) now ends the last piece
+        for s in dict.fromkeys(last.successors()):
             for p in blocks[s].phis:
-                p.incoming = {(label if k == b.label else k): v for k, v in p.incoming.items()}
-        assert b.handler is not None
+                p.incoming = {(last.label if k == b.label else k): v for k, v in p.incoming.items()}
         for p in blocks[b.handler].phis:
-            p.incoming[label] = p.incoming[b.label]
-        splits += 1
-        work.appendleft((tail, carried))
-    if splits:
-        layout = []
-        for b in f.blocks:
-            layout.append(b)
-            nxt = tail_of.get(b.label)
-            while nxt is not None:
-                layout.append(nxt)
-                nxt = tail_of.get(nxt.label)
+            for piece in pieces:
+                p.incoming[piece.label] = p.incoming[b.label]
+        for piece in pieces:
+            blocks[piece.label] = piece
+        layout.extend(pieces)
+        added += len(pieces)
+    if added:
         f.blocks = layout
-        am.clear(f)
-    return splits
+    return added
 
 
 def _fresh(taken: set[str], base: str) -> str:
@@ -110,7 +128,14 @@ def _fresh(taken: set[str], base: str) -> str:
 
 
 def place_phis(f: Function, am: AnalysisManager, pruned: bool) -> dict[int, str]:
-    """Insert empty phis (Cytron's iterated dominance frontier); returns id(phi) -> the Var it merges."""
+    """Insert empty phis (Cytron's iterated dominance frontier); returns id(phi) -> the Var it merges.
+
+    One addition for exception edges: a Var assigned in a block B at or after B's raise point
+    gets a phi in B's handler H (and so in H's iterated frontier), even where the frontiers would
+    not put one (when B dominates H). The handler must not see that assignment: control leaves B
+    before it, so H merges the value current *before* the raise point, which the renaming gives
+    the phi. Without the phi, H and what it dominates would read B's last assignment.
+    """
     frontiers = am.frontiers(f)
     live = am.liveness(f) if pruned else None
     defsites: dict[str, set[str]] = {}
@@ -126,6 +151,17 @@ def place_phis(f: Function, am: AnalysisManager, pruned: bool) -> dict[int, str]
                 defsites.setdefault(i.dest.name, set()).add(label)
     blocks = f.block_map()
     order = {b.label: n for n, b in enumerate(f.blocks)}
+    # Var -> the handlers whose exception predecessors assign it at or after their raise point
+    forced: dict[str, dict[str, None]] = {}
+    for b in f.blocks:
+        if b.handler is None:
+            continue
+        at = raise_point(b)
+        if at is None:
+            continue  # nothing here raises: the exception edge is never taken
+        for i in b.instrs[at:]:
+            if i.dest is not None:
+                forced.setdefault(i.dest.name, {})[b.handler] = None
     placed: dict[int, str] = {}
     names = sorted(defsites)
     live_in: dict[str, frozenset[str]] = {}
@@ -141,9 +177,16 @@ def place_phis(f: Function, am: AnalysisManager, pruned: bool) -> dict[int, str]
         has_phi: set[str] = set()
         work = deque(sorted(defsites[name], key=order.__getitem__))
         queued = set(work)
-        while work:
-            x = work.popleft()
-            for y in sorted(frontiers.get(x, ()), key=order.__getitem__):
+        # the forced handler phis come first, then the frontiers of every block that has a phi
+        first = list(forced.get(name, ()))
+        while work or first:
+            if first:
+                targets = first
+                first = []
+            else:
+                x = work.popleft()
+                targets = sorted(frontiers.get(x, ()), key=order.__getitem__)
+            for y in targets:
                 if y in has_phi:
                     continue
                 has_phi.add(y)
@@ -211,11 +254,9 @@ class _Renamer:
         handler = self.blocks[b.handler] if b.handler is not None else None
         snap_at = -1
         if handler is not None:
-            snap_at = 0
-            for k, i in enumerate(b.instrs):
-                if MAY_RAISE[i.op]:
-                    snap_at = k
-                    break
+            # the handler's operands: the names current just before the (single) raise point
+            at = raise_point(b)
+            snap_at = 0 if at is None else at
         snapshot: dict[int, Value] = {}
         stacks = self.stacks
         for k, i in enumerate(b.instrs):
@@ -278,7 +319,9 @@ class SSAConstruction:
         if not am.allow(f"construct SSA form of {format_name('@', f.name)}"):
             return PassResult.unchanged()
         removed = remove_unreachable_blocks(f, am)
-        splits = split_for_handlers(f, am)
+        splits = split_at_raise_points(f)
+        if splits:
+            am.clear(f)
         placed = place_phis(f, am, self.pruned)
         renamer = _Renamer(f, am, placed)
         renamer.run()

@@ -11,9 +11,10 @@ Shared by every test suite that wants random IR (round trip, verifier, analyses,
 out-degree calls for, operand/attribute/target counts follow the opcode table (`zir.ops.IR_OPS`, never a
 hand-written list), handler blocks start with `catch` and are never normal successors, every block with
 a handler holds a may-raise instruction (so its exception edge exists whichever way a CFG builder reads
-the convention), phis name exactly the predecessors (normal and exception), and every use is dominated
-by its definition -- with uses along an exception edge limited to values defined before the raising
-block starts. The operations are random, so the functions are for structural tests, not for running.
+the convention) and, in SSA form, only one (its raise point), phis name exactly the predecessors
+(normal and exception), and every use is dominated by its definition -- with uses along an
+exception edge limited to values defined before the raising block starts. The operations are
+random, so the functions are for structural tests, not for running.
 """
 
 from __future__ import annotations
@@ -243,6 +244,8 @@ def functions(draw: st.DrawFn, ssa: bool | None = None, phis: bool | None = None
     body_op_index = st.integers(0, len(body_ops) - 1)
     raising_ops = [op for op in body_ops if op.may_raise]
     raising_op_index = st.integers(0, len(raising_ops) - 1)
+    safe_ops = [op for op in body_ops if not op.may_raise]
+    safe_op_index = st.integers(0, len(safe_ops) - 1)
     cfg = draw(cfgs(max_blocks=max_blocks, entry_preds=False))
     blocks = list(cfg)
 
@@ -322,14 +325,23 @@ def functions(draw: st.DrawFn, ssa: bool | None = None, phis: bool | None = None
             catch = new_dest("e")
             instrs.append(Instr("catch", Var(catch)))
             avail.append(catch)
+        terms = TERMINATORS[len(succ[b])]
+        # SSA form: a block with a handler holds at most one may-raise instruction (its raise point)
+        one_raise = ssa and handler_of[b] is not None
+        term = terms[draw(st.integers(0, len(terms) - 1))] if one_raise else None
+        raised = term is not None and term.may_raise
         for _ in range(draw(st.integers(0, max_instrs))):
             op = body_ops[draw(body_op_index)]  # by index: hypothesis would hash OpDefs
+            if one_raise and op.may_raise:
+                if raised:
+                    op = safe_ops[draw(safe_op_index)]
+                raised = True
             dest = new_dest(draw(names())) if op.defines else None
             instrs.append(_make_instr(draw, op, avail, dest, cells))
             if dest is not None and dest not in avail:
                 avail.append(dest)
-        terms = TERMINATORS[len(succ[b])]
-        term = terms[draw(st.integers(0, len(terms) - 1))]
+        if term is None:
+            term = terms[draw(st.integers(0, len(terms) - 1))]
         if handler_of[b] is not None and not term.may_raise and not any(IR_OPS[i.op].may_raise
                                                                            for i in instrs):
             op = raising_ops[draw(raising_op_index)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,6 @@ def zero_division_becomes_value_error(fn: Any, args: Any = (), kwargs: Any = Non
 def test_generated_programs_are_varied_and_terminate() -> None:
     outcomes: Counter[str] = Counter()
     constructs: Counter[str] = Counter()
-    slowest = [0.0]
 
     @seed(20240601)
     @settings(max_examples=250, deadline=None, database=None, derandomize=False,
@@ -45,16 +43,15 @@ def test_generated_programs_are_varied_and_terminate() -> None:
     @given(programs())
     def run(program: Program) -> None:
         fn = program.compile()
-        start = time.perf_counter()
-        outcome = difftest.run_cpython(fn, *program.args)
-        slowest[0] = max(slowest[0], time.perf_counter() - start)
+        # generated programs terminate: a generous limit turns a runaway loop into a failure
+        with fuzz.time_limit(10.0):
+            outcome = difftest.run_cpython(fn, *program.args)
         outcomes[outcome.exc.type if outcome.exc else "ok"] += 1
         for word in ("while", "for", "try:", "except", "finally:", "break", "continue", "print(",
                      "raise", "+=", "len(", "abs(", "min(", "max(", "str(", "int(", "yield"):
             constructs[word] += word in program.source
 
     run()
-    assert slowest[0] < 0.5
     for kind in ("ok", "TypeError", "IndexError", "KeyError", "ZeroDivisionError", "ValueError"):
         assert outcomes[kind] >= 2, outcomes
     assert outcomes["ok"] >= 60, outcomes  # most programs get somewhere before raising

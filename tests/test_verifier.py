@@ -72,7 +72,7 @@ func @t(%a) ssa {
 ^try: except ^h
   %x.1 = const 1
   %r = call %a, %x.1
-  %x.2 = add %r, 1
+  %x.2 = copy %r  ; (one may-raise instruction: SSA form allows one per block in a try)
   br ^done
 ^h:
   %x.3 = phi [^try: %x.1]

@@ -431,7 +431,8 @@ for _n, _k, _d in [("list_append", 1, "`list.append(v)`"), ("set_add", 1, "`set.
 
 # Unpacking. ZBC pushes the items; IR makes a checked tuple and reads it with `tuple_item`.
 _row("unpack_sequence", 0, False, ir=False, effects=DUNDER, zbc="UNPACK_SEQUENCE", zarg=ZArg.COUNT,
-     pops=_fixed(1), pushes=lambda a: a, generic=False, doc="push the `arg` items of a sequence, first on top")
+     pops=_fixed(1), pushes=lambda a: a, generic=False,
+     doc="push the `arg` items of a sequence, first on top")
 _row("unpack_ex", 0, False, ir=False, effects=DUNDER, zbc="UNPACK_EX", zarg=ZArg.IMM, pops=_fixed(1),
      pushes=lambda a: (a & 0xFF) + (a >> 8) + 1, generic=False,
      doc="starred unpacking: `arg & 0xFF` before the star, `arg >> 8` after")
@@ -547,7 +548,8 @@ _row("raise", VARIADIC, False, effects=C | X, terminator=True, zbc="RAISE_VARARG
 _row("reraise", 1, False, effects=C | X, terminator=True, zbc="RERAISE", zarg=ZArg.IMM,
      pops=_fixed(1), reach=_plus(1), generic=False,
      doc="re-raise an exception object unchanged (end of a handler that did not match)")
-for _n, _z, _keep in [("pop_jump_if_false", "POP_JUMP_IF_FALSE", 0), ("pop_jump_if_true", "POP_JUMP_IF_TRUE", 0),
+for _n, _z, _keep in [("pop_jump_if_false", "POP_JUMP_IF_FALSE", 0),
+                      ("pop_jump_if_true", "POP_JUMP_IF_TRUE", 0),
                       ("pop_jump_if_none", "POP_JUMP_IF_NONE", 0),
                       ("pop_jump_if_not_none", "POP_JUMP_IF_NOT_NONE", 0),
                       ("jump_if_false_or_pop", "JUMP_IF_FALSE_OR_POP", 1),

@@ -23,13 +23,24 @@ Checked when the function claims SSA form (`f.ssa`), for blocks reachable from t
 
 * every Var is defined once (parameters, phis and instructions all count);
 * no use of a Var that is never defined (in every block, reachable or not);
+* a block with a handler has at most one may-raise instruction, its *raise point* (terminators
+  included), in every block;
 * every use is dominated by its definition: an instruction operand by an earlier definition in its
   block or one in a dominating block; a phi operand at the end of its predecessor, or, for an
-  exception edge, before the predecessor's first may-raise instruction (the IR convention that the
-  value must be available at every raise point).
+  exception edge, before the predecessor's raise point (the IR convention that the value must be
+  available where control leaves the block by raising).
 
-Cost: linear in the size of the function plus one dominator computation (Cooper, Harvey & Kennedy,
-via networkx); dominance queries are O(1) interval tests on the dominator tree.
+Dominance here is that of the CFG with every block B that has a handler and a raise point cut in
+two at it: B's exception edge leaves from the first half, its normal edges from the second. So a
+value defined at or after B's raise point (the result of the raising instruction itself included)
+is not available in B's handler, nor in anything the handler reaches before control passes B's
+raise point again, even when B dominates them in the CFG. The exception edge of a block with a
+handler but no raise point is never taken: it is left out (the phi operand for it is not read,
+as liveness also has it, so any defined value is accepted there).
+
+Cost: linear in the size of the function plus one dominator computation (Cooper, Harvey & Kennedy)
+over that graph (at most twice the blocks); dominance queries are O(1) interval tests on the
+dominator tree.
 """
 
 from __future__ import annotations
@@ -37,8 +48,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from zir.analysis.cfg import cfg
 from zir.analysis.dominance import Dominators
+from zir.analysis.flow import FlowGraph
+from zir.analysis.op_effects import MAY_RAISE
 from zir.errors import VerifyError
 from zir.ir import Block, Const, Function, Instr, Module, Phi, Var
 from zir.ops import IR_OPS, VARIADIC, OpDef, ZArg, suggest
@@ -274,7 +286,9 @@ class _Checker:
                 if i.dest is not None:
                     define(i.dest, b.label, n, b, i)
 
-        doms = Dominators(cfg(f))
+        self.raise_at = self.check_raise_points()
+        doms = Dominators(_split_flow(f, self.raise_at))
+        node = self.node
         for b in f.blocks:
             reachable = doms.is_reachable(b.label)
             for n, i in enumerate(b.instrs):
@@ -288,13 +302,45 @@ class _Checker:
                         if d[1] >= n:
                             self.fail(f"use of {format_name('%', v.name)} before its definition in the "
                                       f"same block", b, i)
-                    elif not doms.dominates(d[0], b.label):
+                    # an operand is read before its instruction raises: the use is at n - 1
+                    elif not doms.dominates(node(*d), node(b.label, n - 1)):
                         self.fail(f"use of {format_name('%', v.name)} is not dominated by its definition "
-                                  f"in {_l(d[0])}", b, i)
+                                  f"in {_l(d[0])}{self.after_raise(d)}", b, i)
             for ph in b.phis:
                 for pred, val in ph.incoming.items():
                     if isinstance(val, Var):
                         self.check_phi_use(b, ph, pred, val, defs.get(val), doms)
+
+    def check_raise_points(self) -> dict[str, int]:
+        """Every block with a handler has at most one may-raise instruction; returns label -> the
+        index of that raise point, for the blocks with a handler that have one."""
+        raise_at: dict[str, int] = {}
+        may_raise = MAY_RAISE
+        for b in self.f.blocks:
+            if b.handler is None:
+                continue
+            points = [n for n, i in enumerate(b.instrs) if may_raise[i.op]]
+            if len(points) > 1:
+                self.fail(f"a block with a handler has more than one may-raise instruction (first "
+                          f"`{format_instr(b.instrs[points[0]])}`); SSA form allows one per block "
+                          f"(split the block before this one)", b, b.instrs[points[1]])
+            if points:
+                raise_at[b.label] = points[0]
+        return raise_at
+
+    def node(self, label: str, pos: int) -> Any:
+        """Where in the split CFG (`_split_flow`) position `pos` of block `label` lies: its second
+        half when the block has a raise point at or before `pos`."""
+        at = self.raise_at.get(label)
+        return (label, "post") if at is not None and pos >= at else label
+
+    def after_raise(self, d: tuple[str, int]) -> str:
+        """A hint for a dominance failure of a value defined at or after its block's raise point."""
+        b = self.blocks[d[0]]
+        if b.handler is None or self.node(*d) == d[0]:
+            return ""
+        return (f" (it is defined at or after {_l(d[0])}'s raise point, so it is not available along the "
+                f"exception edge to {_l(b.handler)})")
 
     def check_phi_use(self, b: Block, ph: Phi, pred: str, v: Var, d: tuple[str, int] | None,
                       doms: Dominators) -> None:
@@ -303,14 +349,53 @@ class _Checker:
         if not doms.is_reachable(pred):
             return
         pb = self.blocks[pred]
+        exceptional = pb.handler == b.label
+        if exceptional and pred not in self.raise_at:
+            return  # nothing in pred may raise: the edge is never taken, its value never read
         if d[0] == pred:
-            if pb.handler == b.label:
+            if exceptional:
                 first = next((n for n, i in enumerate(pb.instrs) if i.opdef.may_raise), len(pb.instrs))
                 if d[1] >= first:
                     self.fail(f"the value for exception edge {_l(pred)} -> {_l(b.label)}, "
                               f"{format_name('%', v.name)}, is defined at or after {_l(pred)}'s first "
                               f"may-raise instruction `{format_instr(pb.instrs[first])}` (it must be "
                               f"available at every raise point)", b, ph)
-        elif not doms.dominates(d[0], pred):
+            return
+        # a normal edge leaves from the end of pred, an exception edge from its raise point
+        at = self.node(pred, -1 if exceptional else len(pb.instrs))
+        if not doms.dominates(self.node(*d), at):
+            where = "at the raise point" if exceptional else "at the end"
             self.fail(f"the value for {_l(pred)}, {format_name('%', v.name)}, is not dominated by its "
-                      f"definition in {_l(d[0])} (expected it available at the end of {_l(pred)})", b, ph)
+                      f"definition in {_l(d[0])}{self.after_raise(d)} (expected it available {where} "
+                      f"of {_l(pred)})", b, ph)
+
+
+def _split_flow(f: Function, raise_at: dict[str, int]) -> FlowGraph:
+    """The CFG of `f` as control can really flow: each block in `raise_at` is cut in two at its
+    raise point (node `label`, up to and including the raise point, keeps the incoming edges and
+    the exception edge; node `(label, "post")` follows it and has the normal edges), and the
+    exception edge of a block with a handler but no raise point, which is never taken, is left
+    out."""
+    flow = FlowGraph.of(f)
+    labels: list[Any] = []
+    succ: dict[Any, dict[Any, str]] = {}
+    pred: dict[Any, dict[Any, str]] = {}
+    for label in flow.labels:
+        labels.append(label)
+        succ[label] = {}
+        pred[label] = {}
+        if label in raise_at:
+            post = (label, "post")
+            labels.append(post)
+            succ[post] = {}
+            pred[post] = {label: "jump"}
+            succ[label][post] = "jump"
+    for label in flow.labels:
+        src: Any = (label, "post") if label in raise_at else label
+        for t, kind in flow.succ[label].items():
+            if kind == "exception" and label not in raise_at:
+                continue  # nothing in the block may raise: control never takes this edge
+            u = label if kind == "exception" else src
+            succ[u][t] = kind
+            pred[t][u] = kind
+    return FlowGraph(f.name, flow.entry, labels, succ, pred)

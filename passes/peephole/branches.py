@@ -15,6 +15,7 @@ from functools import partial
 from passes.edit import retarget
 from passes.fold import truth
 from passes.peephole.context import Rewriter
+from zir.analysis.op_effects import MAY_RAISE
 from zir.ir import Block, Instr, Var
 from zir.ops import IR_OPS, OpDef
 from zir.printer import format_instr, format_name
@@ -182,8 +183,15 @@ def thread_jumps(rw: Rewriter) -> bool:
     return changed
 
 
+def _raises(instrs: list[Instr]) -> bool:
+    """Whether any of `instrs` may raise."""
+    may_raise = MAY_RAISE
+    return any(may_raise[i.op] for i in instrs)
+
+
 def merge_blocks(rw: Rewriter) -> bool:
-    """A block that jumps to a block with no other predecessor absorbs it (same handler only)."""
+    """A block that jumps to a block with no other predecessor absorbs it (same handler only; in
+    SSA form not when both hold a raise point inside a `try`)."""
     changed = False
     flow = rw.flow
     # predecessor lists, kept up to date by hand as blocks merge (rebuilding the CFG each time
@@ -213,8 +221,18 @@ def merge_blocks(rw: Rewriter) -> bool:
             if any(v in phi_dests for p in c.phis for v in p.incoming.values()):
                 break  # phis read each other: their parallel semantics does not survive as copies
             h = blocks[b.handler] if b.handler is not None else None
-            if h is not None and any(p.incoming.get(b.label) != p.incoming.get(c_label) for p in h.phis):
-                break  # the handler gets different values from the two blocks
+            take_c = False  # whether the merged block sends the handler c's operands
+            if h is not None:
+                same = all(p.incoming.get(b.label) == p.incoming.get(c_label) for p in h.phis)
+                if rw.f.ssa:
+                    b_raises, c_raises = _raises(b.instrs[:-1]), _raises(c.instrs)
+                    if b_raises and c_raises:
+                        break  # SSA form: one raise point per block inside a try (docs/ir.md)
+                    # the operands that matter are those of the block holding the raise point
+                    # (a block with none never takes its exception edge)
+                    take_c = c_raises and not same
+                elif not same:
+                    break  # the handler gets different values from the two blocks
             if not rw.allow(partial(_merge_text, rw, b, c_label)):
                 break
             copies = [Instr("copy", p.dest, [p.incoming[b.label]]) for p in c.phis]
@@ -226,12 +244,14 @@ def merge_blocks(rw: Rewriter) -> bool:
                 edited[s] = list(dict.fromkeys(b.label if x == c_label else x for x in preds(s)))
             if h is not None:
                 for p in h.phis:
-                    p.incoming.pop(c_label, None)
+                    value = p.incoming.pop(c_label, None)
+                    if take_c and value is not None:
+                        p.incoming[b.label] = value
                 edited[h.label] = [x for x in preds(h.label) if x != c_label]
             gone.add(c_label)
             # a one-operand phi and a copy of that operand have the same kind; the handler phis
-            # lose an operand equal to one they keep
-            changed = rw.did("blocks merged", cfg=True, kinds_kept=True)
+            # lose an operand equal to one they keep (unless they took c's: then recompute)
+            changed = rw.did("blocks merged", cfg=True, kinds_kept=not take_c)
     if gone:
         rw.f.blocks = [x for x in rw.f.blocks if x.label not in gone]
     return changed
