@@ -197,7 +197,7 @@ class _Emitter:
     def prologue(self, ind: int) -> list[tuple[int, str, tuple[int, int] | None]]:
         out: list[tuple[int, str, tuple[int, int] | None]] = []
         w, rc = self.w, self.rc
-        if self.v.profile in ("detailed", "full"):
+        if self.v.profile in ("detailed", "full") and not self.entry_starts_clock():
             # the first interval of an activation goes to a sink entry past the last block
             out.append((ind, f"_p = {len(rc.blocks)}; _t0 = 0", None))
         if w.needs_globals:
@@ -361,10 +361,19 @@ class _Emitter:
         if v.counts and counted and k in self.plan.counted:
             self.line(ind, f"{self.instrument('_P')}[{k}] += 1")
         if v.profile in ("detailed", "full") and timed:
+            if k == 0 and self.entry_starts_clock():
+                # every activation starts here and nothing comes back: no interval ends here
+                self.line(ind, f"_t0 = {self.instrument('_ns')}(); _p = 0")
+                return
             # one clock read per block: the time since the previous block of this frame started
             # is that block's (its instructions, its calls, its branch)
             self.line(ind, f"_n = {self.instrument('_ns')}(); {self.instrument('_T')}[_p](_n - _t0); "
                            f"_t0 = _n; _p = {k}")
+
+    def entry_starts_clock(self) -> bool:
+        """Is the entry block entered only when an activation starts (no edge goes back to it)?
+        Then timing starts there, instead of closing an interval into the sink entry."""
+        return not self.lay.normal_preds[0] and not self.lay.exc_preds[0]
 
     def time_block(self, k: int, ind: int) -> None:
         """Close the frame's last timing interval (at a return)."""
