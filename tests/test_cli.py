@@ -256,6 +256,21 @@ def test_check_fails_loudly_on_a_real_difference(tmp_path: Path, capsys: pytest.
     assert err.rstrip().splitlines()[-1] == f"zir: error: {src}:who: --check failed (1 difference)"
 
 
+def test_check_runs_cpython_on_globals_of_its_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--check runs the function twice; a global the function changes must not make the second run
+    differ. CPython's run gets a second copy of the module (its top level's output not repeated),
+    whose classes still print as the module's."""
+    source = ("print('loading')\nCALLS = []\n\n\nclass Ticket:\n    def __init__(self, n):\n"
+              "        self.n = n\n\n\ndef take():\n    CALLS.append(1)\n    return Ticket(len(CALLS))\n")
+    for mode in ("register", "stack"):
+        path = tmp_path / f"counter_{mode}.py"  # one process per command in real use: a new module
+        path.write_text(source, encoding="utf-8")
+        code, out, err = run(capsys, "run", f"{path}:take", "--check", "--mode", mode)
+        assert code == 0, err
+        assert "and CPython agree" in err and out.count("loading") == 1
+        assert f"<counter_{mode}.Ticket object" in out
+
+
 def test_check_runs_a_coroutine_to_completion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "aio.py"
     src.write_text("import asyncio\n\nasync def nap(n):\n    await asyncio.sleep(0)\n    print('woke')\n"

@@ -161,8 +161,11 @@ def _checked(machine: Any, target: Target, call_args: list[Any], call_kwargs: di
 
     fn = target.runnable()
     try:
+        # CPython runs a second copy of the module, so that what the run changes in its globals
+        # (a counter, a cache) is not seen by the VM's run, nor the other way round.
+        reference = target.fresh_function()
         with progress.step(f"running {target.name} in CPython"):
-            expected = run_cpython(fn, *call_args, **call_kwargs)
+            expected = run_cpython(reference, *call_args, **call_kwargs)
         with progress.step(f"running {target.name} in the VM"):
             actual = run_machine(machine, fn, call_args, call_kwargs)
     except ZirError:

@@ -17,7 +17,9 @@ import); a TARGET that is none of the above is a `UsageError` (exit status 2).
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
+import io
 import os
 import sys
 import traceback
@@ -80,6 +82,15 @@ class Target:
             raise UsageError(f"{self.spec}: holds {len(found)} functions ({names}); name one as "
                              f"{self.spec}:FUNC")
         return found[0]
+
+    def fresh_function(self) -> Any:
+        """For kind "python": the function again, from a second execution of its file, with
+        globals of its own (`load_python(..., fresh=True)`); for other kinds, `runnable()`."""
+        if self.kind != "python":
+            return self.runnable()
+        path, name, _ = _split(self.spec)
+        assert name is not None
+        return load_python(path, name, fresh=True)
 
     def runnable(self) -> Any:
         """What `vm.VM.run` runs: the Python function, or the ZBC `Code`."""
@@ -156,21 +167,28 @@ def import_error_place(path: str, e: BaseException) -> str:
     return where
 
 
-def load_python(path: str, qualname: str) -> Any:
+def load_python(path: str, qualname: str, fresh: bool = False) -> Any:
     """The object `qualname` (dotted for attributes) of the Python file `path`, imported as a
-    module by path with its directory first on `sys.path`."""
+    module by path with its directory first on `sys.path`.
+
+    `fresh=True` executes the file again as a second, separate module (its top level's output
+    discarded: it was shown the first time), so that a run of its function sees globals that no
+    other run has changed (`zir run --check` runs the function twice)."""
     if not os.path.isfile(path):
         raise CommandError(f"cannot read {path}: No such file or directory")
     abspath = os.path.abspath(path)
-    name = _module_name(path)
+    name = _module_name(path) if not fresh else "_zir_fresh_" + "".join(
+        c if c.isalnum() else "_" for c in os.path.splitext(os.path.basename(path))[0])
     module = sys.modules.get(name)
-    if module is None or os.path.abspath(getattr(module, "__file__", None) or "") != abspath:
+    if fresh or module is None or os.path.abspath(getattr(module, "__file__", None) or "") != abspath:
         try:
             with open(path, "rb") as fh:
                 source = fh.read()
         except OSError as e:
             raise CommandError(f"cannot read {path}: {e.strerror or e}") from e
-        module = types.ModuleType(name)
+        # A fresh copy is kept under a name of its own but calls itself by the file's module name,
+        # so that its classes and exceptions print as the first copy's do.
+        module = types.ModuleType(_module_name(path) if fresh else name)
         module.__file__ = abspath
         directory = os.path.dirname(abspath)
         if directory not in sys.path:
@@ -179,7 +197,8 @@ def load_python(path: str, qualname: str) -> Any:
         try:
             # Compiled with the path as given (importlib would make it absolute), so the ZBC's
             # filename and every message name the file as the user did.
-            exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)
+            with contextlib.redirect_stdout(io.StringIO()) if fresh else contextlib.nullcontext():
+                exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)
         except Exception as e:
             del sys.modules[name]
             raise CommandError(f"{import_error_place(path, e)}: importing {path} raised "
