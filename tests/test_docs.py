@@ -14,8 +14,9 @@ A fenced block's info string says what it is:
   command (a `#` comment may follow). `zir ...` commands run: through `zir.cli.main` in the page's
   process (what the `zir` script calls; test_cli checks the script itself), or in bash with the
   installed `zir` first on PATH when they use shell syntax (pipes, redirections, ...) or `--load`.
-  `make TARGET` must name a Makefile target and `python tools/X.py` an existing tool; other
-  commands are not run.
+  `make TARGET` must name a Makefile target and `python tools/X.py` an existing tool (which
+  tests/test_docs_tools.py then runs, in its quick mode; `make demo` is test_cli's
+  test_make_demo_runs); other commands are not run.
 * ``zir``: parses and verifies (`zir.parse`, `zir.verify`); ``zasm``: assembles and verifies;
   ``json``: is JSON.
 * ``text``, ``ebnf``, ``diff``: illustrative, not run. A block without an info string fails the
