@@ -288,6 +288,51 @@ def test_readme_quick_start_is_two_commands() -> None:
     assert [_strip_comment(c) for c, _ in commands(quick[0])] == [["make", "demo"], ["make", "test"]]
 
 
+def _sections(text: str) -> dict[str, str]:
+    """The sections of a page headed by a code name (### `name`): name -> text up to the next
+    heading."""
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    found = re.split(r"^(#{2,3} .*)$", text, flags=re.M)
+    out: dict[str, str] = {}
+    for head, body in zip(found[1::2], found[2::2], strict=True):
+        m = re.fullmatch(r"### `([\w-]+)`", head.strip())
+        if m:
+            out[m[1]] = body
+    return out
+
+
+def test_passes_md_documents_every_pass_option_and_instrument() -> None:
+    """docs/passes.md has a section for every pass of the `passes` package naming each of its
+    options, and documents every instrumentation option of PassManager and flag of `zir opt`."""
+    import inspect
+
+    import passes
+    from passes.registry import known_passes, pass_class, pass_options
+    from zir.cli import build_parser
+
+    text = (ROOT / "docs" / "passes.md").read_text(encoding="utf-8")
+    sections = _sections(text)
+    builtin = [n for n in known_passes() if pass_class(n).__module__.startswith("passes.")]
+    assert {"peephole", "ssa", "dce", "copyprop", "ssa-destroy", "regalloc", "await-batch"} <= set(builtin)
+    for name in builtin:
+        assert name in sections, f"docs/passes.md has no section ### `{name}`"
+        assert len(sections[name].split()) > 80, f"docs/passes.md: the section on {name} is a stub"
+        for option in pass_options(pass_class(name)):
+            shown = (f"`{option.name}", f"{{{option.name}=", f",{option.name}=")
+            assert any(s in sections[name] for s in shown), f"docs/passes.md: {name}'s option {option.name}"
+    keywords = [k for k in inspect.signature(passes.PassManager.__init__).parameters
+                if k not in ("self", "passes")]
+    for keyword in keywords:
+        assert f"`{keyword}=" in text, f"docs/passes.md: PassManager option {keyword}"
+    opt = build_parser()._subparsers._group_actions[0].choices["opt"]  # type: ignore[union-attr]
+    flags = [s for a in opt._actions for s in a.option_strings if s.startswith("--")
+             and a.container.title == "passes"]
+    assert "--bisect-limit" in flags and "--print-after" in flags
+    for flag in flags:
+        if flag not in ("--passes", "--load"):
+            assert f"`{flag}" in text, f"docs/passes.md: zir opt {flag}"
+
+
 def test_block_parsing(tmp_path: Path) -> None:
     page = tmp_path / "p.md"
     page.write_text(textwrap.dedent("""\
