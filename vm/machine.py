@@ -231,7 +231,7 @@ class VM:
             self._refuse_globals(fn, globals)
             prog = self._compiler.for_function(fn)
             return rt.new_frame(prog, fn.__qualname__, args, kwargs, fn.__defaults__, fn.__kwdefaults__,
-                                fn.__closure__, fn.__globals__, fn.__builtins__, fn)  # type: ignore[attr-defined]
+                                fn.__closure__, fn.__globals__, fn.__builtins__, fn)
         if isinstance(fn, VMFunction):
             return rt.frame_for_vmfunction(fn, args, kwargs)
         if isinstance(fn, Code):
