@@ -5,8 +5,9 @@ dominators, liveness over per-block sets of names, and interference restricted t
 `passes.facts` settles int/bool kinds in a forward sweep before iterating. Each must give exactly
 what the textbook formulation gives: networkx's graph, orders and dominance algorithms, the
 interference graph's induced subgraph, and the plain worklist formulations of kinds, definite
-assignment and maybe-undef written out below. The peephole's rewrite dispatch and its reuse of
-kind facts between rounds must not change what the pass does.
+assignment and maybe-undef written out below. The peephole's rewrite dispatch, its reuse of
+kind facts between rounds and its dead store elimination in SSA form by counting reads instead of
+solving liveness must not change what the pass does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import copy
 import io
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import networkx as nx
@@ -26,6 +28,7 @@ from test_liveness import random_functions
 
 import passes
 import passes.peephole as peephole
+import passes.peephole.stores as stores
 import zir
 from passes.facts import ALWAYS_BOOL, Bound, Kinds, exact_kind, may_be_unbound_ssa, result_kind
 from zir import Const, Function, Instr, Value, Var
@@ -331,7 +334,8 @@ def run_logged(f: Function, pipeline: str) -> tuple[str, str, list[tuple[str, bo
 def test_peephole_dispatch_and_kind_reuse_change_nothing(f: Function) -> None:
     pipeline = "peephole,ssa,copyprop,peephole,dce,ssa-destroy,peephole,dce"
     fast = run_logged(copy.deepcopy(f), pipeline)
-    saved = (dict(peephole.APPLIES), dict(peephole.TERMINATOR_APPLIES), peephole.Rewriter.did)
+    saved = (dict(peephole.APPLIES), dict(peephole.TERMINATOR_APPLIES), peephole.Rewriter.did,
+             stores._ssa_dead)
     original_did = peephole.Rewriter.did
 
     def did_forgetting_kinds(self: Any, statistic: str, cfg: bool = False, kinds_kept: bool = False) -> bool:
@@ -341,12 +345,31 @@ def test_peephole_dispatch_and_kind_reuse_change_nothing(f: Function) -> None:
         peephole.APPLIES.clear()
         peephole.TERMINATOR_APPLIES.clear()
         peephole.Rewriter.did = did_forgetting_kinds  # type: ignore[method-assign]
+        stores._ssa_dead = ssa_dead_by_liveness  # type: ignore[assignment]
         slow = run_logged(copy.deepcopy(f), pipeline)
     finally:
         peephole.APPLIES.update(saved[0])
         peephole.TERMINATOR_APPLIES.update(saved[1])
         peephole.Rewriter.did = saved[2]  # type: ignore[method-assign]
+        stores._ssa_dead = saved[3]  # type: ignore[assignment]
     assert fast == slow
+
+
+def ssa_dead_by_liveness(f: Function, reachable: frozenset[str]) -> Callable[[str], list[int]]:
+    """What the SSA dead store elimination counts, by the dataflow: results not live after them."""
+    live = Liveness(f)
+    return lambda label: live.dead_defs(label) if label in reachable else []
+
+
+@FAST
+@given(programs(), st.sampled_from(["ssa", "ssa,copyprop", "ssa,copyprop,peephole{dse=false}"]))
+def test_ssa_dead_stores_by_counting_reads_are_the_dead_defs_of_liveness(f: Function, pipeline: str) -> None:
+    passes.PassManager.parse(pipeline, verify_each=True).run(f)
+    reachable = flow_graph(f).reachable()
+    fast = stores._ssa_dead(f, reachable)
+    slow = ssa_dead_by_liveness(f, reachable)
+    for b in f.blocks:
+        assert fast(b.label) == slow(b.label), b.label
 
 
 def test_analysis_manager_shares_one_cfg_and_one_dominator_tree() -> None:
