@@ -190,3 +190,20 @@ def test_render_reports_dot_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(zir.ZirError, match="syntax error in line 3"):
         render(zir.dot.cfg(function()), tmp_path / "cfg.png")
     assert not (tmp_path / "cfg.png").exists()
+
+
+def test_render_into_a_fifo_keeps_it_and_an_unwritable_path_is_a_zir_error(tmp_path: Path) -> None:
+    import threading
+
+    g = zir.dot.cfg(function())
+    fifo = tmp_path / "pipe.dot"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    render(g, fifo)
+    reader.join(timeout=60)
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and got == [g.source.encode()]
+    with pytest.raises(zir.ZirError, match=r"cannot write .*missing.*out\.dot"):
+        render(g, tmp_path / "missing" / "out.dot")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.dot"]  # no scratch file left

@@ -23,13 +23,12 @@ import argparse
 import importlib
 import os
 import re
-import stat
 import sys
-import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 
 from zir.errors import ZirError
+from zir.files import write_file
 
 #: A negative number, which argparse leaves to positionals (`zir run f.py:f -- -3` is not needed).
 _NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
@@ -62,55 +61,18 @@ def read_input(path: str) -> tuple[str, str]:
 
 
 def write_output(text: str, path: str) -> None:
-    """Write `text` (UTF-8) to `path` (`-` is stdout) atomically: a file is replaced only when the
-    whole text is written, so an error never leaves a half-written output behind."""
+    """Write `text` (UTF-8) to `path` (`-` is stdout) with `zir.files.write_file`: a regular file is
+    replaced only when the whole text is written; a device or FIFO is written into."""
     data = text.encode("utf-8", errors="surrogateescape")
     if path == "-":
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    if is_special_file(path):
-        # `-o /dev/null`, a FIFO, /dev/stdout: replacing the node would destroy it (as root,
-        # /dev/null would become a regular file), and there is nothing half-written to avoid.
-        try:
-            with open(path, "wb") as fh:
-                fh.write(data)
-        except OSError as e:
-            raise CommandError(f"cannot write {path}: {e.strerror or e}") from e
-        return
-    directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".zir-", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            # mkstemp makes the file private (0600); give it the mode a plain open() would.
-            os.chmod(tmp, _new_file_mode(path))
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as e:
-        raise CommandError(f"cannot write {path}: {e.strerror or e}") from e
-
-
-def is_special_file(path: str) -> bool:
-    """Whether `path` exists and is not a regular file (a device, a FIFO, a socket)."""
-    try:
-        return not stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False
-
-
-def _new_file_mode(path: str) -> int:
-    """The permission bits for `path`: those it has when it exists, else 0666 less the umask."""
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
+        write_file(path, data)
+    except ZirError as e:
+        raise CommandError(str(e)) from e.__cause__
 
 
 def at_least(minimum: int) -> Callable[[str], int]:

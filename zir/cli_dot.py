@@ -24,7 +24,7 @@ import copy
 import sys
 from typing import Any
 
-from zir.cli import CommandError, UsageError, at_least, is_special_file, write_output
+from zir.cli import CommandError, UsageError, at_least, write_output
 from zir.cli_progress import Progress
 from zir.cli_targets import TARGET_HELP, load_target, parse_call_args
 from zir.errors import ZirError
@@ -131,30 +131,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         with progress.step(f"writing {args.output}"):
             try:
-                if is_special_file(args.output):
-                    _render_to_special(graph, args.output)
-                else:
-                    zir.dot.render(graph, args.output)
+                zir.dot.render(graph, args.output)
             except OSError as e:
                 raise CommandError(f"cannot write {args.output}: {e.strerror or e}") from e
     return 0
-
-
-def _render_to_special(graph: Any, path: str) -> None:
-    """Render into a scratch file, then copy it into `path` (a device or FIFO such as /dev/null):
-    `zir.dot.render` replaces its output file, which would destroy such a node. The format is
-    `-T`-style from the suffix as usual; a path without one (/dev/null) gets SVG."""
-    import os
-    import tempfile
-
-    import zir.dot
-
-    suffix = os.path.splitext(path)[1] or ".svg"
-    with tempfile.TemporaryDirectory(prefix="zir-dot-") as scratch:
-        scratch_path = os.path.join(scratch, "graph" + suffix)
-        try:
-            data = zir.dot.render(graph, scratch_path).read_bytes()
-        except ZirError as e:  # name the user's path, not the scratch file
-            raise type(e)(str(e).replace(scratch_path, path)) from None
-    with open(path, "wb") as fh:
-        fh.write(data)

@@ -26,6 +26,7 @@ from zir.analysis.cfg import cfg as build_cfg
 from zir.analysis.dominance import Dominators
 from zir.analysis.interference import interference_graph
 from zir.errors import ZirError
+from zir.files import write_file
 from zir.ir import Function, Var
 from zir.printer import format_block, format_name
 
@@ -170,7 +171,8 @@ def render(graph: graphviz.Graph | graphviz.Digraph, path: str | os.PathLike[str
     (`.svg`, `.png`, `.pdf`, ...); `.dot` and `.gv` write the DOT source and need no program.
 
     Other formats need Graphviz's `dot`; without it this raises `zir.ZirError` naming
-    `apt-get install graphviz`. The file is written whole or not at all.
+    `apt-get install graphviz`. A regular file is written whole or not at all; a device or FIFO
+    (`/dev/null`) is written into (`zir.files.write_file`).
     """
     out = Path(path)
     fmt = (format or out.suffix.lstrip(".") or "svg").lower()
@@ -188,7 +190,5 @@ def render(graph: graphviz.Graph | graphviz.Digraph, path: str | os.PathLike[str
             raise ZirError(f"cannot render {out}: dot failed: {err}") from None
         except ValueError as e:  # unknown format
             raise ZirError(f"cannot render {out}: {e}") from None
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out)
+    write_file(out, data)
     return out
