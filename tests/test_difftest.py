@@ -284,3 +284,35 @@ def test_real_vm_agrees_on_simple_functions() -> None:
     compare(classify, [1, 2, 3, 4, 6])
     compare(lambda a, b: a / b, 1, 0)
     compare(lambda a, b: a / b, 1.0, -3)
+
+
+class _NoRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def _returns_generator(n: int) -> Any:
+    def gen() -> Any:
+        yield n
+    return gen()
+
+
+def _prints_and_returns_closure() -> Any:
+    def inner() -> int:
+        return 1
+    print(inner, [inner])
+    return inner
+
+
+def test_vm_functions_generators_and_addresses_compare_as_in_cpython() -> None:
+    """A VM generator or function is CPython's type to the harness and prints as CPython's does;
+    printed addresses are scrubbed from stdout (they differ between two CPython runs too)."""
+    compare(_returns_generator, 3)
+    compare(_prints_and_returns_closure)
+    assert run_cpython(_prints_and_returns_closure).stdout.count(" at 0x?") == 2
+
+
+def test_a_repr_that_raises_is_observed_not_a_crash() -> None:
+    text = normalize([_NoRepr()])
+    assert text.startswith("[<") and text.endswith("_NoRepr whose repr raises RuntimeError: no repr>]")
+    compare(lambda: [_NoRepr()])

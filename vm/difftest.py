@@ -9,7 +9,8 @@ What an `Outcome` holds, and so what is compared:
   and memory addresses are scrubbed from any other repr;
 * the exception raised, if any: exact type (module + qualified name), `str(exc)`, and the chain of
   `__cause__` / `__context__` exceptions (type and message);
-* everything written to `sys.stdout` (captured with `contextlib.redirect_stdout`);
+* everything written to `sys.stdout` (captured with `contextlib.redirect_stdout`), with memory
+  addresses (`at 0x7f...`) scrubbed;
 * the arguments after the call, normalized, so that mutating an argument is observed too.
 
 Each run gets its own copy of the arguments: wrap an argument in `fresh(factory)` to have it built by
@@ -53,6 +54,12 @@ def normalize(value: Any) -> str:
     addresses (`at 0x7f...`) are removed. Cycles print as `<cycle>`.
     """
     return _norm(value, set(), 0)
+
+
+def _value_type(value: Any) -> str:
+    """The type name of a result: a VM function, generator or coroutine counts as CPython's."""
+    host = getattr(value, "host_type_name", None)
+    return host if isinstance(host, str) and not isinstance(value, type) else _type_name(type(value))
 
 
 def _type_name(tp: type) -> str:
@@ -104,7 +111,11 @@ def _norm_compound(value: Any, tp: type, active: set[int], depth: int) -> str:
         if fields is not None:
             body = ", ".join(f"{k}={_norm(v, active, depth)}" for k, v in fields)
             return f"{_type_name(tp)}{{{body}}}"
-    return _ADDRESS.sub(" at 0x?", repr(value))
+    try:
+        text = repr(value)
+    except Exception as e:  # a user __repr__ that raises: what it raises is the observable part
+        return f"<{_type_name(tp)} whose repr raises {_type_name(type(e))}: {e}>"
+    return _ADDRESS.sub(" at 0x?", text)
 
 
 def _object_fields(value: Any) -> list[tuple[str, Any]] | None:
@@ -229,12 +240,13 @@ def _observe(call: Callable[[], Any], args: tuple[Any, ...], kwargs: dict[str, A
         except BaseException as exc:  # SystemExit too: a function may call sys.exit()
             error = exc
     args_after = normalize((args, kwargs))
+    # a printed object's address differs from run to run, in CPython alone too
+    out = _ADDRESS.sub(" at 0x?", buf.getvalue())
     if error is not None:
         tb = "".join(traceback.format_exception(error))
-        return Outcome(None, None, _exc_info(error), _exc_chain(error), buf.getvalue(), args_after,
+        return Outcome(None, None, _exc_info(error), _exc_chain(error), out, args_after,
                        raw=error, tb=tb)
-    return Outcome(normalize(value), _type_name(type(value)), None, (), buf.getvalue(), args_after,
-                   raw=value)
+    return Outcome(normalize(value), _value_type(value), None, (), out, args_after, raw=value)
 
 
 def run_cpython(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Outcome:

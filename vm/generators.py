@@ -319,8 +319,13 @@ class _Suspendable:
         frame = self._frame
         return frame.prog.code.pycode if frame is not None else None
 
-    def __repr__(self) -> str:
-        return f"<vm {self._what} object {self.__qualname__} at {id(self):#x}>"
+    @property
+    def host_type_name(self) -> str:
+        """The CPython type this stands for, by name (what `vm.difftest` compares a result's type as)."""
+        return self._what
+
+    def __repr__(self) -> str:  # as CPython prints a generator/coroutine object
+        return f"<{self._what} object {self.__qualname__} at {id(self):#x}>"
 
 
 class VMGenerator(_Suspendable):

@@ -81,8 +81,11 @@ class VMFunction:
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         return self if obj is None else MethodType(self, obj)
 
-    def __repr__(self) -> str:
-        return f"<vm function {self.__qualname__} at {id(self):#x}>"
+    #: The CPython type this stands for, by name (what `vm.difftest` compares a result's type as).
+    host_type_name = "function"
+
+    def __repr__(self) -> str:  # as CPython prints a function, so a program prints the same text
+        return f"<function {self.__qualname__} at {id(self):#x}>"
 
 
 def builtins_of(globals: dict[str, Any]) -> dict[str, Any]:
