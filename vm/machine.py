@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import builtins
 import types
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -231,7 +231,7 @@ class VM:
             self._refuse_globals(fn, globals)
             prog = self._compiler.for_function(fn)
             return rt.new_frame(prog, fn.__qualname__, args, kwargs, fn.__defaults__, fn.__kwdefaults__,
-                                fn.__closure__, fn.__globals__, fn.__builtins__, fn)
+                                fn.__closure__, fn.__globals__, cast(Any, fn).__builtins__, fn)
         if isinstance(fn, VMFunction):
             return rt.frame_for_vmfunction(fn, args, kwargs)
         if isinstance(fn, Code):
