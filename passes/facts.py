@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, overload
+from typing import Any, Protocol, overload
 
 from passes.fold import evaluate
 from zir.analysis.flow import flow_graph
@@ -63,11 +63,15 @@ def exact_kind(value: Any) -> str | None:
 
 def result_kind(instr: Instr, kinds: list[str | None]) -> str | None:
     """The kind of `instr`'s result given its operands' kinds (None: unknown)."""
-    op = instr.op
+    return operation_kind(instr.op, instr.args, kinds)
+
+
+def operation_kind(op: str, args: Sequence[Value], kinds: list[str | None]) -> str | None:
+    """The kind of the result of operation `op` on operands `args`, whose kinds are `kinds`."""
     if op in ALWAYS_BOOL:
         return BOOL
     if op == "const":
-        a = instr.args[0]
+        a = args[0]
         return exact_kind(a.value) if isinstance(a, Const) else None
     if op == "copy":
         return kinds[0]
@@ -80,7 +84,7 @@ def result_kind(instr: Instr, kinds: list[str | None]) -> str | None:
     if op in INT_COMPARE and len(kinds) == 2:
         return BOOL
     if op in INT_POWER and len(kinds) == 2:
-        e = instr.args[1]
+        e = args[1]
         if isinstance(e, Const) and type(e.value) is int and e.value >= 0:
             return INT
     return None
@@ -538,7 +542,15 @@ def member_of(names: set[str] | frozenset[str] | BoundSet) -> Callable[[Var], bo
     return lambda v: v.name in names
 
 
-def removable(instr: Instr, kinds: Kinds, bound: Callable[[Var], bool]) -> bool:
+class KindFacts(Protocol):
+    """What `removable` asks of the int/bool facts (`Kinds`, or `passes.kinds_on_demand.KindsOnDemand`)."""
+
+    def is_int(self, v: Value) -> bool: ...
+
+    def is_bool(self, v: Value) -> bool: ...
+
+
+def removable(instr: Instr, kinds: KindFacts, bound: Callable[[Var], bool]) -> bool:
     """Whether deleting `instr` cannot change what the program does, given that its result (if any)
     is never read.
 

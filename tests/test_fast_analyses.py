@@ -2,7 +2,8 @@
 
 `zir.analysis` computes on the CFG in dict form (`FlowGraph`), with its own Cooper-Harvey-Kennedy
 dominators, liveness over per-block sets of names, and interference restricted to some Vars;
-`passes.facts` settles int/bool kinds in a forward sweep before iterating. Each must give exactly
+`passes.facts` settles int/bool kinds in a forward sweep before iterating, and
+`passes.kinds_on_demand` settles only the backward slice of each Var asked about. Each must give exactly
 what the textbook formulation gives: networkx's graph, orders and dominance algorithms, the
 interference graph's induced subgraph, and the plain worklist formulations of kinds, definite
 assignment and maybe-undef written out below. The peephole's rewrite dispatch, its reuse of
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import io
+import random
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +33,7 @@ import passes.peephole as peephole
 import passes.peephole.stores as stores
 import zir
 from passes.facts import ALWAYS_BOOL, Bound, Kinds, exact_kind, may_be_unbound_ssa, result_kind
+from passes.kinds_on_demand import KindsOnDemand
 from zir import Const, Function, Instr, Value, Var
 from zir.analysis import FlowGraph, Liveness, cfg, dominators, flow_graph, interference_graph
 from zir.analysis.dominance import immediate_dominators
@@ -169,27 +172,52 @@ def ref_kinds(f: Function) -> dict[str, str]:
     return {n: k for n, k in kind.items() if k is not None and k != "?"}
 
 
-def check_kinds(f: Function) -> None:
+def check_kinds(f: Function, order: random.Random | None = None) -> None:
+    """`Kinds` and `KindsOnDemand` (asked in layout order, and in a random order when `order` is
+    given) against the reference."""
     ref = ref_kinds(f)
     kinds = Kinds(f)
     names = {i.dest.name for _, i in f.instructions() if i.dest is not None}
     names |= {p.dest.name for b in f.blocks for p in b.phis} | {p.name for p in f.params}
     for n in names:
         assert kinds.kind(Var(n)) == ref.get(n), n
+    in_layout = sorted(names)
+    orders = [in_layout]
+    if order is not None:
+        orders.append(order.sample(in_layout, len(in_layout)))
+    for asked in orders:
+        on_demand = KindsOnDemand(f)
+        for n in asked:
+            assert on_demand.kind(Var(n)) == ref.get(n), n
+
+
+def test_kinds_on_demand_are_those_at_construction() -> None:
+    f = zir.parse("""
+func @f(%p) ssa {
+^entry:
+  %x = const 1
+  %y = add %x, %x
+  %z = truth %p
+  ret %y
+}
+""").functions["f"]
+    on_demand = KindsOnDemand(f)
+    f.blocks[0].instrs[1].args[0] = Var("p")  # an edit after construction (in place) is not seen
+    assert on_demand.is_int(Var("y")) and on_demand.is_bool(Var("z")) and on_demand.kind(Var("p")) is None
 
 
 @FAST
-@given(random_functions())
-def test_kinds_on_random_functions(f: Function) -> None:
-    check_kinds(f)
+@given(random_functions(), st.randoms())
+def test_kinds_on_random_functions(f: Function, order: random.Random) -> None:
+    check_kinds(f, order)
 
 
 @FAST
-@given(programs())
-def test_kinds_on_random_programs_and_their_ssa_form(f: Function) -> None:
-    check_kinds(f)
+@given(programs(), st.randoms())
+def test_kinds_on_random_programs_and_their_ssa_form(f: Function, order: random.Random) -> None:
+    check_kinds(f, order)
     passes.PassManager.parse("ssa").run(f)
-    check_kinds(f)
+    check_kinds(f, order)
 
 
 def test_kinds_of_a_loop_with_no_value_to_start_from_stay_unknown() -> None:

@@ -8,7 +8,8 @@ from typing import Any
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
 from passes.edit import def_counts, use_counts
-from passes.facts import Bound, Kinds
+from passes.facts import Bound
+from passes.kinds_on_demand import KindsOnDemand
 from passes.fold import propagatable
 from zir.analysis.flow import FlowGraph
 from zir.ir import Block, Const, Function, Value, Var
@@ -31,9 +32,9 @@ class Rewriter:
         self.stats: Counter[str] = Counter()
         self.cfg_changed = False
         self.changed = False
-        self._kinds: Kinds | None = None
-        #: the last Kinds computed, and whether no change since could alter it (`did(kinds_kept=)`)
-        self._kinds_prev: Kinds | None = None
+        self._kinds: KindsOnDemand | None = None
+        #: the last kind facts made, and whether no change since could alter them (`did(kinds_kept=)`)
+        self._kinds_prev: KindsOnDemand | None = None
         self._kinds_current = False
         self._bound: Bound | None = None
         self._uses: Counter[str] | None = None
@@ -53,12 +54,14 @@ class Rewriter:
         self._blocks = None
 
     @property
-    def kinds(self) -> Kinds:
+    def kinds(self) -> KindsOnDemand:
+        """The int/bool facts of the function as of their first query in this round (`Kinds`,
+        computed per Var on demand: a round asks about few of them)."""
         if self._kinds is None:
             if self._kinds_prev is None or not self._kinds_current:
                 # (reused from an earlier round only when every change since kept it: the same
                 # greatest fixed point a recomputation would find)
-                self._kinds_prev = Kinds(self.f)
+                self._kinds_prev = KindsOnDemand(self.f)
                 self._kinds_current = True
             self._kinds = self._kinds_prev
         return self._kinds
