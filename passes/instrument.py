@@ -67,8 +67,13 @@ class RunReport:
         return out
 
     def stat(self, pass_name: str, statistic: str) -> int:
-        """The total of one statistic of one pass (0 when never counted)."""
-        return self.totals().get(pass_name, {}).get(statistic, 0)
+        """The total of one statistic of one pass (0 when never counted). `pass_name` is the pass as
+        the pipeline wrote it (`"regalloc{k=2}"`), or its bare name (`"regalloc"`), which sums
+        every run of that pass whatever its options."""
+        totals = self.totals()
+        if "{" in pass_name:
+            return totals.get(pass_name, {}).get(statistic, 0)
+        return sum(acc.get(statistic, 0) for p, acc in totals.items() if p.split("{", 1)[0] == pass_name)
 
     def stats_table(self) -> str:
         """The statistics as LLVM's `-stats` prints them: value, pass, description."""

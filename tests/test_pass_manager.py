@@ -415,3 +415,28 @@ def test_every_bisect_prefix_of_o2_is_valid_and_correct(f: zir.Function, limit: 
     pm = passes.PassManager.parse("O2", verify_each=True, bisect_limit=limit, stream=io.StringIO())
     pm.run(f)
     assert [outcome(f, *a) for a in ARGS] == before
+
+
+LOOP = """
+func @count(%n) {
+^entry:
+  %i = const 0
+  br ^loop
+^loop:
+  %c = lt %i, %n
+  cbr %c, ^body, ^exit
+^body:
+  %i = add %i, 1
+  br ^loop
+^exit:
+  ret %i
+}
+"""
+
+
+def test_stat_by_bare_name_sums_the_runs_with_options() -> None:
+    report = passes.PassManager.parse("ssa{pruned=false},ssa-destroy,ssa").run(zir.parse(LOOP))
+    minimal = report.stat("ssa{pruned=false}", "phis placed")
+    pruned = report.stat("ssa", "phis placed") - minimal  # the bare name sums every spelling
+    assert minimal >= 1 and pruned >= 1
+    assert report.stat("ssa{pruned=true}", "phis placed") == 0  # never ran with that spelling
