@@ -1,19 +1,8 @@
 """Differential testing: run a function in CPython and in the zir VM, compare what each observably did.
 
-What is compared (an `Outcome`), for every (mode, opt_level) pair of the VM matrix:
-
-* the return value: its type and a *normalized repr* (`normalize`), which is `==` made exact and
-  structural: floats compare by `repr` (so nan equals nan and -0.0 differs from 0.0), containers
-  element by element with their types, sets in sorted order, plain objects by class and `__dict__`,
-  and memory addresses are scrubbed from any other repr;
-* the exception raised, if any: exact type (module + qualified name), `str(exc)`, and the chain of
-  `__cause__` / `__context__` exceptions (type and message);
-* everything written to `sys.stdout` (captured with `contextlib.redirect_stdout`);
-* the arguments after the call, normalized, so that mutating an argument is observed too.
-
-Each run gets its own copy of the arguments: wrap an argument in `fresh(factory)` to have it built by
-calling `factory()` before every run; any other argument is deep-copied per run (arguments that cannot
-be deep-copied are shared).
+What is compared (an `Outcome`: return value and its type, exception with its chain, stdout, the
+arguments after the call) and how values are normalized is `vm.difftest`'s, described there; this
+module adds the matrix of VM configurations and the command line.
 
 The VM matrix (`matrix()`, also available as the lazily computed module attribute `MATRIX`) is found
 by trying: every candidate (mode, opt_level) is constructed and asked to run a small probe function;
