@@ -12,12 +12,17 @@ bools, floats (-0.0, nan-free) and strings, so type-unsound rewrites change resu
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
 from zir.builder import Builder
 from zir.ir import UNBOUND, Block, Const, Function, Instr, Value, Var
+
+#: DESIGN.md's example (docs/examples/sum_squares.zir): a loop summing i*i for i < n, before SSA;
+#: the small hand-written function several suites start from.
+SUM_SQUARES = (Path(__file__).resolve().parents[1] / "docs" / "examples" / "sum_squares.zir").read_text()
 
 LOCALS = ["a", "b", "c"]
 PARAMS = ["p", "q"]

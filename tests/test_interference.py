@@ -8,6 +8,7 @@ import itertools
 
 import networkx as nx
 from hypothesis import given
+from ir_programs import SUM_SQUARES
 from test_liveness import random_functions, ref_live, transitions
 
 import zir
@@ -148,24 +149,7 @@ func @swap(%a, %b, %n) ssa {
 
 
 def test_spill_cost_weights_by_loop_depth() -> None:
-    f = parse1("""
-func @sum_squares(%n) {
-^entry:
-  %s = const 0
-  %i = const 0
-  br ^loop
-^loop:
-  %c = lt %i, %n
-  cbr %c, ^body, ^exit
-^body:
-  %t = mul %i, %i
-  %s = add %s, %t
-  %i = add %i, 1
-  br ^loop
-^exit:
-  ret %s
-}
-""")
+    f = parse1(SUM_SQUARES)
     g = interference_graph(f)
     cost = {v.name: c for v, c in g.nodes(data="spill_cost")}
     # %n: param def (1) + one use in the loop (10); %i: def (1) + loop uses 1+2+1 and a def (10 each)

@@ -7,6 +7,7 @@ from collections import deque
 
 from hypothesis import given
 from hypothesis import strategies as st
+from ir_programs import SUM_SQUARES
 from test_analysis import cfg_specs
 
 import zir
@@ -173,24 +174,7 @@ def names(vs: frozenset[Var]) -> set[str]:
 
 
 def test_non_ssa_loop() -> None:
-    f = parse1("""
-func @sum_squares(%n) {
-^entry:
-  %s = const 0
-  %i = const 0
-  br ^loop
-^loop:
-  %c = lt %i, %n
-  cbr %c, ^body, ^exit
-^body:
-  %t = mul %i, %i
-  %s = add %s, %t
-  %i = add %i, 1
-  br ^loop
-^exit:
-  ret %s
-}
-""")
+    f = parse1(SUM_SQUARES)
     live = liveness(f)
     assert names(live.live_in["entry"]) == {"n"}
     assert names(live.live_in["loop"]) == {"i", "n", "s"}

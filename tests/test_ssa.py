@@ -7,29 +7,13 @@ import copy
 
 from hypothesis import given
 from ir_interp import outcome
-from ir_programs import ARGS, programs
+from ir_programs import ARGS, SUM_SQUARES, programs
 
 import passes
 import zir
 from zir.ir import UNBOUND, Const
 
-SUM = """
-func @sum_squares(%n) {
-^entry:
-  %s = const 0
-  %i = const 0
-  br ^loop
-^loop:
-  %c = lt %i, %n
-  cbr %c, ^body, ^exit
-^body:
-  %t = mul %i, %i
-  %s = add %s, %t
-  %i = add %i, 1
-  br ^loop
-^exit:
-  ret %s
-}"""
+SUM = SUM_SQUARES
 
 
 def ssa(text: str, pipeline: str = "ssa") -> tuple[zir.Function, passes.RunReport]:

@@ -4,6 +4,7 @@ function, the block and (where there is one) the instruction."""
 from __future__ import annotations
 
 import pytest
+from ir_programs import SUM_SQUARES
 
 import zir
 from zir import Block, Const, Function, Instr, Module, Phi, Var, VerifyError
@@ -24,24 +25,7 @@ def refused(f: Function | Module, *fragments: str) -> str:
     return msg
 
 
-SUM = """
-func @sum_squares(%n) {
-^entry:
-  %s = const 0
-  %i = const 0
-  br ^loop
-^loop:
-  %c = lt %i, %n
-  cbr %c, ^body, ^exit
-^body:
-  %t = mul %i, %i
-  %s = add %s, %t
-  %i = add %i, 1
-  br ^loop
-^exit:
-  ret %s
-}
-"""
+SUM = SUM_SQUARES
 
 SUM_SSA = """
 func @sum_squares(%n) ssa {
