@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 from typing import Literal
 
@@ -440,3 +441,36 @@ def test_stat_by_bare_name_sums_the_runs_with_options() -> None:
     pruned = report.stat("ssa", "phis placed") - minimal  # the bare name sums every spelling
     assert minimal >= 1 and pruned >= 1
     assert report.stat("ssa{pruned=true}", "phis placed") == 0  # never ran with that spelling
+
+
+def test_run_freezes_the_objects_before_it_and_restores_the_collector() -> None:
+    seen: list[int] = []
+
+    @attrs.frozen
+    class Probe:
+        name = "probe"
+
+        def run(self, f: zir.Function, am: passes.AnalysisManager) -> passes.PassResult:
+            seen.append(gc.get_freeze_count())
+            return passes.PassResult.unchanged()
+
+    (f,) = zir.parse("func @f() {\n^entry:\n  ret 1\n}").functions.values()
+    pm = passes.PassManager()
+    pm.passes.append(Probe())
+    assert gc.get_freeze_count() == 0
+    pm.run(f)
+    assert seen[-1] > 0 and gc.get_freeze_count() == 0 and gc.isenabled()
+    # someone else's frozen objects are left as they are, and so is a disabled collector
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        pm.run(f)
+        assert seen[-1] == frozen and gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+    gc.disable()
+    try:
+        pm.run(f)
+        assert seen[-1] == 0 and not gc.isenabled()
+    finally:
+        gc.enable()

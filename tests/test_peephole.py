@@ -335,6 +335,41 @@ func @f(%a) {
     assert "%x = const 1" in zir.format(f) and "%x = const 2" in zir.format(f)
 
 
+def test_ssa_dead_stores_follow_chains_in_one_round() -> None:
+    text = """
+func @f(%p, %q) ssa {
+^entry:
+  %c = is %p, %q
+  %d = not %c
+  %e = is %d, %p
+  %k = is %c, %q
+  ret %k
+}"""
+    (f,) = zir.parse(text).functions.values()
+    report = passes.PassManager.parse("peephole{max_rounds=1}", verify_each=True).run(f)
+    # %e is unread; then %d (the `not` of a bool cannot raise); %c is still read by %k
+    assert report.stat("peephole{max_rounds=1}", "dead stores removed") == 2
+    same(f, "func @f(%p, %q) ssa {\n^entry:\n  %c = is %p, %q\n  %k = is %c, %q\n  ret %k\n}")
+
+
+def test_a_block_emptied_by_dead_stores_is_threaded_in_the_same_round() -> None:
+    text = """
+func @f(%p) ssa {
+^entry:
+  cbr %p, ^mid, ^out
+^mid:
+  %x = const 1
+  br ^out
+^out:
+  ret %p
+}"""
+    (f,) = zir.parse(text).functions.values()
+    report = passes.PassManager.parse("peephole{max_rounds=1}", verify_each=True).run(f)
+    assert report.stat("peephole{max_rounds=1}", "dead stores removed") == 1
+    assert report.stat("peephole{max_rounds=1}", "jumps threaded") == 1
+    assert [b.label for b in f.blocks] == ["entry", "out"]
+
+
 # The pass as a whole ----------------------------------------------------------------------------
 
 def test_statistics_and_preserved_analyses() -> None:

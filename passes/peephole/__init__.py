@@ -19,7 +19,12 @@ from __future__ import annotations
 import attrs
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
-from passes.peephole.branches import FUNCTION_REWRITES, TERMINATOR_APPLIES, TERMINATOR_REWRITES
+from passes.peephole.branches import (
+    AFTER_DELETIONS,
+    FUNCTION_REWRITES,
+    TERMINATOR_APPLIES,
+    TERMINATOR_REWRITES,
+)
 from passes.peephole.context import Rewriter
 from passes.peephole.stores import eliminate_dead_stores
 from passes.peephole.values import APPLIES, INSTRUCTION_REWRITES, propagate_constants
@@ -98,8 +103,11 @@ def run_round(rw: Rewriter, dse: bool) -> bool:
                             break
                 else:
                     break
-    if dse:
-        changed |= eliminate_dead_stores(rw)
+    if dse and eliminate_dead_stores(rw):
+        changed = True
+        # a block that lost everything but its jump is threaded now rather than in another round
+        for rewrite in AFTER_DELETIONS:
+            rewrite(rw)
     return changed
 
 

@@ -288,3 +288,6 @@ def thread_jumps_then_clean(rw: Rewriter) -> bool:
 
 
 FUNCTION_REWRITES = [remove_unreachable, thread_jumps_then_clean, merge_blocks]
+#: what the driver runs again after deleting instructions (no edge changed, so nothing new is
+#: unreachable; a block may now hold only its jump)
+AFTER_DELETIONS = [thread_jumps_then_clean, merge_blocks]

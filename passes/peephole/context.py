@@ -9,8 +9,8 @@ from typing import Any
 from passes.analyses import AnalysisManager, PreservedAnalyses
 from passes.edit import def_counts, use_counts
 from passes.facts import Bound
-from passes.kinds_on_demand import KindsOnDemand
 from passes.fold import propagatable
+from passes.kinds_on_demand import KindsOnDemand
 from zir.analysis.flow import FlowGraph
 from zir.ir import Block, Const, Function, Value, Var
 
@@ -124,6 +124,21 @@ class Rewriter:
                 table[name] = v
             self._consts = {n: v for n, v in table.items() if v != Var(n)}
         return self._consts
+
+    def note_value(self, dest: Var, src: Value) -> None:
+        """SSA form: `dest` is now defined by `const src` or `copy src`; if `ssa_constants` was made
+        this round, it learns that too, so the blocks after this one read the literal (or the
+        copied Var) in this same round instead of the next."""
+        table = self._consts
+        if table is None or not self.f.ssa:
+            return
+        if isinstance(src, Const):
+            if propagatable(src):
+                table[dest.name] = src
+        elif isinstance(src, Var) and src != dest:
+            v = table.get(src.name, src)
+            if v != dest:
+                table[dest.name] = v
 
     def add_use(self, name: str, n: int = 1) -> None:
         if self._uses is not None:

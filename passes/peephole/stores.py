@@ -7,17 +7,19 @@ everything its handler reads is live, so a store a handler may read is never dea
 is assigned many times and only some of the assignments are dead.
 
 In SSA form no liveness is computed: a definition is dead exactly when no reachable block reads its
-Var (`_ssa_dead`). In strict SSA every use is dominated by the one definition (`zir.verifier`; for
+Var (`ssa_reads`). In strict SSA every use is dominated by the one definition (`zir.verifier`; for
 an exception edge, the definition comes before the predecessor's raise point), so a path leads from
 the definition to every reachable use, which makes the Var live after it; and a use in an
 unreachable block makes nothing live in reachable code. The same answer as `dead_defs`, for the
-price of one count of the operands instead of a dataflow problem per round.
+price of one count of the operands instead of a dataflow problem per round. And the count keeps
+going: deleting a definition takes its reads away, so what only it read is deleted in the same
+round too.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections import Counter, deque
+from collections.abc import Sequence
 from functools import partial
 
 from passes.edit import where
@@ -32,12 +34,13 @@ def _text(i: Instr, b: Block, f: Function) -> str:
 
 def eliminate_dead_stores(rw: Rewriter) -> bool:
     """Delete removable instructions whose result is dead right after them."""
+    if rw.f.ssa:
+        return _eliminate_ssa(rw)
     f = rw.f
-    dead_in = _ssa_dead(f, rw.flow.reachable()) if f.ssa else rw.am.liveness(f).dead_defs
+    live = rw.am.liveness(f)
     changed = False
-    unbound: set[str] | None = None
     for b in f.blocks:
-        dead = dead_in(b.label)
+        dead = live.dead_defs(b.label)
         if not dead:
             continue
         doomed: list[int] = []
@@ -45,17 +48,10 @@ def eliminate_dead_stores(rw: Rewriter) -> bool:
         instrs = b.instrs
         for k in dead:
             i = instrs[k]
-            surely_bound: set[str] | BoundSet
-            if f.ssa:
-                if unbound is None:
-                    unbound = may_be_unbound_ssa(f)
-                surely_bound = {v.name for v in i.uses() if v.name not in unbound}
-            else:
-                if states is None:
-                    states = rw.bound.before(b)
-                surely_bound = states[k]
+            if states is None:
+                states = rw.bound.before(b)
             # the facts are taken at the first dead store of a round, as every rewrite takes them
-            if not removable(i, rw.kinds, member_of(surely_bound)):
+            if not removable(i, rw.kinds, member_of(states[k])):
                 continue
             if rw.allow(partial(_text, i, b, f)):
                 doomed.append(k)
@@ -67,16 +63,53 @@ def eliminate_dead_stores(rw: Rewriter) -> bool:
     return changed
 
 
-def _ssa_dead(f: Function, reachable: frozenset[str]) -> Callable[[str], list[int]]:
-    """SSA form: block label -> the indices (ascending) of its instructions whose Var no reachable
-    block reads (none for an unreachable block: it goes as a whole)."""
+def ssa_reads(f: Function, reachable: frozenset[str]) -> Counter[str]:
+    """SSA form: how many times each Var is read in the blocks of `reachable` (operands and phi
+    operands). A definition in a reachable block whose Var has no reads here is dead right after
+    it (see the module docstring)."""
     reach = [b for b in f.blocks if b.label in reachable]
     names = [a.name for b in reach for i in b.instrs for a in i.args if isinstance(a, Var)]
     names += [v.name for b in reach for p in b.phis for v in p.incoming.values() if isinstance(v, Var)]
-    reads = Counter(names)
-    dead: dict[str, list[int]] = {}
-    for b in reach:
-        ks = [k for k, i in enumerate(b.instrs) if i.dest is not None and not reads[i.dest.name]]
-        if ks:
-            dead[b.label] = ks
-    return lambda label: dead.get(label, [])
+    return Counter(names)
+
+
+def _eliminate_ssa(rw: Rewriter) -> bool:
+    """SSA form: delete the removable definitions no reachable block reads, and then those only
+    they read (a worklist over read counts, in layout order first: Kennedy's dead code
+    elimination by use counts, restricted to what `removable` allows)."""
+    f = rw.f
+    reachable = rw.flow.reachable()
+    reads = ssa_reads(f, reachable)
+    site: dict[str, tuple[Block, Instr]] = {}
+    work: deque[str] = deque()
+    for b in f.blocks:
+        if b.label not in reachable:
+            continue  # an unreachable block goes as a whole
+        for i in b.instrs:
+            d = i.dest
+            if d is not None:
+                site[d.name] = (b, i)
+                if not reads[d.name]:
+                    work.append(d.name)
+    if not work:
+        return False
+    unbound = may_be_unbound_ssa(f)
+    doomed: set[int] = set()
+    edited: dict[str, Block] = {}
+    while work:
+        b, i = site[work.popleft()]
+        surely_bound = {v.name for v in i.uses() if v.name not in unbound}
+        # the facts are taken before the first deletion, as every rewrite takes them
+        if not removable(i, rw.kinds, member_of(surely_bound)) or not rw.allow(partial(_text, i, b, f)):
+            continue
+        doomed.add(id(i))
+        edited[b.label] = b
+        rw.did("dead stores removed")
+        for a in i.args:
+            if isinstance(a, Var):
+                reads[a.name] -= 1
+                if not reads[a.name] and a.name in site:
+                    work.append(a.name)
+    for b in edited.values():
+        b.instrs = [i for i in b.instrs if id(i) not in doomed]
+    return bool(doomed)

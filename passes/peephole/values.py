@@ -60,6 +60,8 @@ def _replace(rw: Rewriter, b: Block, k: int, new: Instr, verb: str, statistic: s
         return False
     new.line = old.line
     b.instrs[k] = new
+    if new.dest is not None and (new.op == "const" or new.op == "copy"):
+        rw.note_value(new.dest, new.args[0])
     return rw.did(statistic, kinds_kept=kinds_kept)
 
 
