@@ -8,6 +8,7 @@ targets on every VM configuration, whose stack and register back ends both compi
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 
 import vm
 import zir
-from vm.tasks import Task
+from vm.tasks import Scheduler, Task
 
 CONFIGS = [(mode, level) for mode in ("stack", "register") for level in (0, 1, 2)]
 
@@ -79,6 +80,44 @@ func @guarded(%f, %x) flags(coroutine) {
   %out = build_tuple "caught", %s
   ret %out
 }
+
+func @interleave(%f, %later, %log) flags(coroutine) {
+^entry:
+  %t1 = spawn %f, %log, "a", 2
+  %x1 = call %later, %log, "cb1"
+  %t2 = spawn %f, %log, "b", 2
+  %x2 = call %later, %log, "cb2"
+  %t3 = spawn %f, %log, "c", 2
+  %r1 = await %t1
+  %r2 = await %t2
+  %r3 = await %t3
+  %r = build_tuple %r1, %r2, %r3
+  ret %r
+}
+
+func @cancel_parked(%f, %cancel, %log) flags(coroutine) {
+^entry:
+  %t1 = spawn %f, %log, "a", 2
+  %t2 = spawn %f, %log, "b", 2
+  %x = call %cancel, %t1
+  %m = load_attr %log {name="append"}
+  %n = call %m, %x
+  %r2 = await %t2
+  %r1 = await %t1
+  ret %r1
+}
+
+func @fan3(%f, %log) flags(coroutine) {
+^entry:
+  %t1 = spawn %f, %log, "a"
+  %t2 = spawn %f, %log, "b"
+  %t3 = spawn %f, %log, "c"
+  %r1 = await %t1
+  %r2 = await %t2
+  %r3 = await %t3
+  %r = build_tuple %r1, %r2, %r3
+  ret %r
+}
 """
 
 _MODULE = zir.parse(SOURCE)
@@ -112,6 +151,31 @@ async def fails_at_once(x: Any) -> Any:
 async def sleepy(x: Any) -> Any:
     await asyncio.sleep(10)
     return x
+
+
+def later(log: list[Any], tag: str) -> None:
+    """Schedule a host callback that logs `tag` (FIFO with the VM tasks' steps)."""
+    asyncio.get_running_loop().call_soon(log.append, tag)
+
+
+def not_later(log: list[Any], tag: str) -> None:
+    """Schedule nothing."""
+
+
+VAR: contextvars.ContextVar[str] = contextvars.ContextVar("VAR", default="unset")
+
+
+async def own_context(log: list[Any], tag: str) -> str:
+    await asyncio.sleep(0)
+    VAR.set(tag)
+    await asyncio.sleep(0)
+    log.append((tag, VAR.get()))
+    return tag
+
+
+def one_callback_per_task(self: Scheduler, task: Task, loop: Any) -> None:
+    """The scheduler without rounds: what `asyncio.Task.__step` does after a bare yield."""
+    loop.call_soon(self.step, task, None, context=task._context)
 
 
 def run(code: Any, mode: str, level: int, *args: Any, machine: vm.VM | None = None) -> Any:
@@ -221,3 +285,51 @@ def test_no_asyncio_task_per_spawn() -> None:
 
     assert machine.run(_code("loop"), 20, probe, globals={}) == sum(range(20))
     assert counts == [1] * 20  # only the task asyncio.run made for the program itself
+
+
+@pytest.mark.parametrize(("mode", "level"), CONFIGS)
+@pytest.mark.parametrize("rounds", [True, False])
+def test_rounds_keep_the_event_loops_fifo_order(mode: str, level: int, rounds: bool,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # A task that yields a bare None joins the current round only if nothing was scheduled on the
+    # loop since that round was: host callbacks scheduled between two parks run between them, as
+    # with one loop callback per task (rounds=False, the reference).
+    if not rounds:
+        monkeypatch.setattr(Scheduler, "_park", one_callback_per_task)
+    log: list[Any] = []
+    machine = vm.VM(mode=mode, opt_level=level)
+    assert run(_code("interleave"), mode, level, ticking, later, log, machine=machine) == ("A", "B", "C")
+    assert log == [("a", 0), ("b", 0), ("c", 0), ("a", 1), "cb1", ("b", 1), "cb2", ("c", 1),
+                   ("a", "done"), ("b", "done"), ("c", "done")]
+    stats = machine.stats()["tasks"]["rounds"]
+    assert stats == ({"callbacks": 4, "steps": 6} if rounds else {"callbacks": 0, "steps": 0})
+    # nothing scheduled in between: every round steps all three tasks
+    log.clear()
+    assert run(_code("interleave"), mode, level, ticking, not_later, log, machine=machine) == ("A", "B", "C")
+    assert log == [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("b", 1), ("c", 1),
+                   ("a", "done"), ("b", "done"), ("c", "done")]
+    if rounds:
+        assert machine.stats()["tasks"]["rounds"] == {"callbacks": 6, "steps": 12}
+
+
+@pytest.mark.parametrize(("mode", "level"), CONFIGS)
+def test_a_task_cancelled_while_parked_in_a_round(mode: str, level: int) -> None:
+    log: list[Any] = []
+    machine = vm.VM(mode=mode, opt_level=level)
+    with pytest.raises(asyncio.CancelledError, match="^stop$"):
+        run(_code("cancel_parked"), mode, level, ticking, lambda t: t.cancel("stop"), log, machine=machine)
+    # the cancelled task's next step threw CancelledError into it; the other one went on
+    assert log == [("a", 0), ("b", 0), True, ("b", 1), ("b", "done")]
+    assert machine.stats()["tasks"]["cancelled"] == 1
+
+
+@pytest.mark.parametrize(("mode", "level"), CONFIGS)
+def test_each_task_steps_in_its_own_context(mode: str, level: int) -> None:
+    async def host(log: list[Any]) -> Any:
+        return tuple(await asyncio.gather(*(own_context(log, tag) for tag in "abc")))
+
+    expected: list[Any] = []
+    assert asyncio.run(host(expected)) == ("a", "b", "c")
+    log: list[Any] = []
+    assert run(_code("fan3"), mode, level, own_context, log) == ("a", "b", "c")
+    assert log == expected == [("a", "a"), ("b", "b"), ("c", "c")]
