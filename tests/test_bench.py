@@ -30,7 +30,9 @@ def test_quick_run_writes_stable_json(tmp_path: Path, capsys: pytest.CaptureFixt
                     "profiler overhead", "summary:", "SPAWN/AWAIT: spawn+await", "fan-out:"):
         assert heading in text
     data = json.loads(out.read_text())
-    assert set(data) == {"command", "python", "machine", "quick", "repeat", "kernels", "summary", "spawn"}
+    assert set(data) == {"command", "python", "machine", "quick", "repeat", "clock", "kernels", "summary",
+                         "spawn"}
+    assert data["clock"] == "cpu"
     assert set(data["spawn"]) == {"spawn_await", "fan_out"}
     assert set(data["spawn"]["fan_out"]) == {"awaits", "spawns", "eager", "suspending"}
     assert data["spawn"]["fan_out"]["spawns"] == data["spawn"]["fan_out"]["awaits"] == 50

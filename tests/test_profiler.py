@@ -214,3 +214,21 @@ def test_kernels_profile_identically_across_pools() -> None:
         machine.run(KERNELS["richards"].run, 50)
         totals.append(json.loads(machine.profile_report("json"))["total_instructions"])
     assert totals[0] == totals[1] > 0
+
+
+@pytest.mark.parametrize("name", ["nqueens", "richards"])
+def test_profile_none_generates_the_code_of_no_profiler(name: str) -> None:
+    """NONE is indistinguishable from no profiler: the very same generated source, with no counter,
+    clock or exit hook in it; each profiled level adds its own."""
+    run = KERNELS[name].run
+    sources: dict[str, str] = {}
+    for level in ("absent", "none", "basic", "detailed"):
+        machine = vm.VM(opt_level=2) if level == "absent" else vm.VM(opt_level=2, profile=level)
+        machine.run(run, KERNELS[name].SIZES["test"])
+        programs = machine._runtime.backend.programs  # type: ignore[attr-defined]
+        sources[level] = "\n".join(sorted(p.generated.source for p in programs))
+    assert sources["none"] == sources["absent"]
+    for probe in ("_P[", "_T[", "_ns(", "_EXIT", "_BT["):
+        assert probe not in sources["none"]
+    assert "_P[" in sources["basic"] and "_ns(" not in sources["basic"]
+    assert "_ns(" in sources["detailed"]
