@@ -5,6 +5,12 @@ a may-raise operation counts as effect-free only when proven not to raise) is *u
 every definition of a Var a useful instruction reads, transitively. The rest (instructions and phis,
 dead phi cycles included, since marking starts only from effects) is deleted.
 
+Marking starts from the instructions whose effects are sure (terminators, writes, calls, ...);
+only then are the may-raise instructions it did not reach asked whether they can raise here (which
+needs int/bool kinds and bound locals, computed on demand for their operands only), each that can
+being marked in turn. The useful set is the same as marking from all of them at once, since a
+may-raise instruction the first marking reached is useful either way.
+
 Works in both forms: before SSA a Var's usefulness covers all of its assignments (dead single
 assignments are the peephole's dead-store job); in SSA form it is exact.
 
@@ -22,7 +28,8 @@ import networkx as nx
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
 from passes.edit import where
-from passes.facts import Bound, BoundSet, Kinds, may_be_unbound_ssa, member_of, removable, removable_category
+from passes.facts import Bound, BoundSet, may_be_unbound_ssa, member_of, removable, removable_category
+from passes.kinds_on_demand import KindsOnDemand
 from passes.registry import PassResult, register
 from zir.ir import Block, Function, Instr, Phi, Value, Var
 from zir.printer import format_name, format_phi
@@ -34,13 +41,13 @@ class _LazyFacts:
     def __init__(self, f: Function, am: AnalysisManager) -> None:
         self.f = f
         self.am = am
-        self._kinds: Kinds | None = None
+        self._kinds: KindsOnDemand | None = None
         self._unbound: set[str] | None = None
         self._bound: Bound | None = None
 
-    def kinds(self) -> Kinds:
+    def kinds(self) -> KindsOnDemand:
         if self._kinds is None:
-            self._kinds = Kinds(self.f)
+            self._kinds = KindsOnDemand(self.f)
         return self._kinds
 
     def unbound(self) -> set[str]:
@@ -67,43 +74,56 @@ class DeadCodeElimination:
         items: list[tuple[Block, Instr | Phi]] = []
         useful: list[bool] = []
         defs: dict[str, list[int]] = {}
-        facts = _LazyFacts(f, am)
+        # instructions that may raise: useful unless proven not to raise (asked only of those the
+        # marking from the sure effects does not reach: the others are useful either way)
+        unsure: list[tuple[int, int]] = []  # (item, index in its block)
         for b in f.blocks:
             for p in b.phis:
                 defs.setdefault(p.dest.name, []).append(len(items))
                 items.append((b, p))
                 useful.append(False)
-            states: Sequence[BoundSet] | None = None
             for k, i in enumerate(b.instrs):
                 if i.dest is not None:
                     defs.setdefault(i.dest.name, []).append(len(items))
-                items.append((b, i))
                 category = removable_category(i)
-                if category is not None:
-                    useful.append(not category)
-                    continue
-                # may raise: removable only when proven not to (facts computed on first need)
-                ok: Callable[[Var], bool]
-                if f.ssa:
-                    unbound = facts.unbound()
-                    ok = member_of({v.name for v in i.uses() if v.name not in unbound})
-                else:
-                    if states is None:
-                        states = facts.bound().before(b)
-                    ok = member_of(states[k])
-                # a removable instruction without a result (a check_bound proven bound) is dead
-                useful.append(not removable(i, facts.kinds(), ok))
+                if category is None:
+                    unsure.append((len(items), k))
+                items.append((b, i))
+                useful.append(category is False)
         marked: set[str] = set()
-        work = [n for n, u in enumerate(useful) if u]
-        while work:
-            n = work.pop()
-            for v in _values(items[n][1]):
-                if isinstance(v, Var) and v.name not in marked:
-                    marked.add(v.name)
-                    for d in defs.get(v.name, []):
-                        if not useful[d]:
-                            useful[d] = True
-                            work.append(d)
+
+        def mark(work: list[int]) -> None:
+            """Mark useful the definitions of everything the useful items in `work` read."""
+            while work:
+                n = work.pop()
+                for v in _values(items[n][1]):
+                    if isinstance(v, Var) and v.name not in marked:
+                        marked.add(v.name)
+                        for d in defs.get(v.name, []):
+                            if not useful[d]:
+                                useful[d] = True
+                                work.append(d)
+
+        mark([n for n, u in enumerate(useful) if u])
+        facts = _LazyFacts(f, am)
+        states: tuple[Block, Sequence[BoundSet]] | None = None
+        for n, k in unsure:
+            if useful[n]:
+                continue
+            b, item = items[n]
+            assert isinstance(item, Instr)
+            ok: Callable[[Var], bool]
+            if f.ssa:
+                unbound = facts.unbound()
+                ok = member_of({v.name for v in item.uses() if v.name not in unbound})
+            else:
+                if states is None or states[0] is not b:
+                    states = (b, facts.bound().before(b))
+                ok = member_of(states[1][k])
+            # a removable instruction without a result (a check_bound proven bound) is dead
+            if not removable(item, facts.kinds(), ok):
+                useful[n] = True
+                mark([n])
         dead = [n for n, u in enumerate(useful) if not u]
         if not dead:
             return PassResult.unchanged()

@@ -460,3 +460,50 @@ def test_analyses_accept_every_form_of_the_cfg() -> None:
         assert dominators(form).idom == {"b0": None, "b1": "b0", "b2": "b0", "b3": "b0"}
         assert zir.analysis.natural_loops(form) == []  # b1 <-> b3 is entered at both: irreducible
         assert zir.analysis.reverse_postorder(form) == rpo
+
+
+def ref_dce(f: Function) -> str:
+    """`dce` as marking from every instruction not proven removable, all decided first."""
+    items: list[Any] = []
+    useful: list[bool] = []
+    defs: dict[str, list[int]] = {}
+    kinds = Kinds(f)
+    unbound = may_be_unbound_ssa(f) if f.ssa else set()
+    bound = None if f.ssa else Bound(f, flow_graph(f))
+    for b in f.blocks:
+        for p in b.phis:
+            defs.setdefault(p.dest.name, []).append(len(items))
+            items.append(p)
+            useful.append(False)
+        states = None if bound is None else bound.before(b)
+        for k, i in enumerate(b.instrs):
+            if i.dest is not None:
+                defs.setdefault(i.dest.name, []).append(len(items))
+            items.append(i)
+            surely = {v.name for v in i.uses() if v.name not in unbound} if states is None else states[k]
+            ok = member_of(surely)
+            useful.append(not removable(i, kinds, ok))
+    work = [n for n, u in enumerate(useful) if u]
+    while work:
+        x = items[work.pop()]
+        for v in (x.incoming.values() if hasattr(x, "incoming") else x.args):
+            for d in defs.get(v.name, []) if isinstance(v, Var) else []:
+                if not useful[d]:
+                    useful[d] = True
+                    work.append(d)
+    kept = {id(x) for x, u in zip(items, useful, strict=True) if u}
+    g = copy.deepcopy(f)
+    for b, c in zip(f.blocks, g.blocks, strict=True):
+        c.phis = [q for p, q in zip(b.phis, c.phis, strict=True) if id(p) in kept]
+        c.instrs = [j for i, j in zip(b.instrs, c.instrs, strict=True) if id(i) in kept]
+    return zir.format(g)
+
+
+@FAST
+@given(programs(), st.sampled_from(["", "ssa", "ssa,copyprop", "ssa,copyprop,ssa-destroy"]))
+def test_dce_asks_about_raising_only_where_marking_did_not_reach(f: Function, pipeline: str) -> None:
+    if pipeline:
+        passes.PassManager.parse(pipeline).run(f)
+    expected = ref_dce(f)
+    passes.PassManager.parse("dce", verify_each=True).run(f)
+    assert zir.format(f) == expected
