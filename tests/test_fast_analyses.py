@@ -84,6 +84,15 @@ def test_dominators_and_frontiers_match_networkx(spec: tuple[dict[str, list[str]
     assert dominators(f).frontiers == {b: set(ref.get(b, ())) for b in dominators(f).idom}
 
 
+@FAST
+@given(cfg_specs())
+def test_peephole_reachability_without_the_cfg(spec: tuple[dict[str, list[str]], dict[str, str]]) -> None:
+    f = function_from_adjacency(*spec)
+    rw = peephole.Rewriter(f, passes.AnalysisManager())
+    assert rw.reachable() == flow_graph(f).reachable()  # by walking the blocks
+    assert rw.flow.reachable() == rw.reachable()  # from the round's CFG
+
+
 def test_frontier_of_an_entry_with_a_back_edge() -> None:
     f = function_from_adjacency({"b0": ["b1"], "b1": ["b0", "b2"], "b2": []})
     assert dominators(f).frontiers == {"b0": {"b0"}, "b1": {"b0"}, "b2": set()}

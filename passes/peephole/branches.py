@@ -259,7 +259,7 @@ def merge_blocks(rw: Rewriter) -> bool:
 
 def remove_unreachable(rw: Rewriter) -> bool:
     """Blocks no path from the entry reaches are deleted, with the phi entries they fed."""
-    live = rw.flow.reachable()
+    live = rw.reachable()
     removed = {b.label for b in rw.f.blocks if b.label not in live}
     # All at once: an unreachable block left behind could branch to one that is gone.
     if not removed:

@@ -12,6 +12,7 @@ from passes.facts import Bound
 from passes.fold import propagatable
 from passes.kinds_on_demand import KindsOnDemand
 from zir.analysis.flow import FlowGraph
+from zir.analysis.op_effects import TERMINATOR
 from zir.ir import Block, Const, Function, Value, Var
 
 _KEEP_CFG = PreservedAnalyses.cfg()
@@ -98,6 +99,30 @@ class Rewriter:
         if self._cfg is None:
             self._cfg = self.am.flow(self.f)
         return self._cfg
+
+    def reachable(self) -> frozenset[str]:
+        """The labels of the blocks reachable from the entry now (exception edges included): from
+        the round's CFG when it is current, else by a walk over the terminators and handlers,
+        which is cheaper than building the CFG with its predecessor lists."""
+        if self._cfg is not None:
+            return self._cfg.reachable()
+        blocks = {b.label: b for b in self.f.blocks}
+        entry = self.f.blocks[0].label
+        seen = {entry}
+        work = [entry]
+        terminator = TERMINATOR
+        while work:
+            b = blocks[work.pop()]
+            instrs = b.instrs
+            nexts = list(instrs[-1].targets) if instrs and terminator[instrs[-1].op] else []
+            if b.handler is not None:
+                nexts.append(b.handler)
+            for s in nexts:
+                # (a target that does not exist is left to the CFG, which reports it)
+                if s not in seen and s in blocks:
+                    seen.add(s)
+                    work.append(s)
+        return frozenset(seen)
 
     @property
     def graph(self) -> Any:

@@ -78,7 +78,7 @@ def _eliminate_ssa(rw: Rewriter) -> bool:
     they read (a worklist over read counts, in layout order first: Kennedy's dead code
     elimination by use counts, restricted to what `removable` allows)."""
     f = rw.f
-    reachable = rw.flow.reachable()
+    reachable = rw.reachable()
     reads = ssa_reads(f, reachable)
     site: dict[str, tuple[Block, Instr]] = {}
     work: deque[str] = deque()
