@@ -15,7 +15,7 @@ from functools import partial
 from passes.edit import retarget
 from passes.fold import truth
 from passes.peephole.context import Rewriter
-from zir.analysis.op_effects import MAY_RAISE
+from zir.analysis.op_effects import MAY_RAISE, TERMINATOR
 from zir.ir import Block, Instr, Var
 from zir.ops import IR_OPS, OpDef
 from zir.printer import format_instr, format_name
@@ -109,13 +109,14 @@ def fuse_compare_branch(rw: Rewriter, b: Block) -> bool:
     """`%c = lt %a, %b; cbr %c, ^t, ^f` (nothing else reads %c) becomes `cbr_lt %a, %b, ^t, ^f`
     when the table has a fused row."""
     t = b.terminator
-    if t is None or t.op != "cbr":
+    if t is None or t.op != "cbr" or len(b.instrs) < 2:
+        return False
+    # the table's fused row first: it is a lookup, the use count below needs every use counted
+    row = fused_branch(b.instrs[-2].op)
+    if row is None:
         return False
     d = _single_use_def_before(rw, b, None)
     if d is None or len(d.args) != 2:
-        return False
-    row = fused_branch(d.op)
-    if row is None:
         return False
     if not rw.allow(lambda: f"fuse {format_instr(d)} into {format_instr(t)} {_at(rw, b)}"):
         return False
@@ -155,18 +156,21 @@ def _is_jump_only(b: Block) -> str | None:
 def thread_jumps(rw: Rewriter) -> bool:
     """A branch to a block that only jumps on goes straight to that block's target."""
     changed = False
-    blocks = rw.f.block_map()
     entry = rw.f.blocks[0].label
     handlers = {b.handler for b in rw.f.blocks if b.handler is not None}
+    # (a map of our own: threading adds and removes no block, but each thread resets `rw.block`'s)
+    block = rw.f.block_map().__getitem__
+    terminator = TERMINATOR
     for p in rw.f.blocks:
-        t = p.terminator
-        if t is None:
+        instrs = p.instrs
+        if not instrs or not terminator[instrs[-1].op]:
             continue
+        t = instrs[-1]
         for mid in list(dict.fromkeys(t.targets)):
-            dest = _is_jump_only(blocks[mid])
+            dest = _is_jump_only(block(mid))
             if dest is None or mid == entry or mid in handlers or dest == mid or dest == p.handler:
                 continue
-            target = blocks[dest]
+            target = block(dest)
             if target.phis and p.label in target.phis[0].incoming:
                 continue  # p already reaches dest: the phis cannot tell the two edges apart
             if not rw.allow(partial(_thread_text, rw, p, t, mid, dest)):

@@ -43,6 +43,7 @@ class Rewriter:
         self._consts: dict[str, Value] | None = None
         self._defs: Counter[str] | None = None
         self._blocks: dict[str, Block] | None = None
+        self._blocks_of: list[Block] | None = None  #: the `f.blocks` list `_blocks` was made from
 
     def new_round(self) -> None:
         """Forget the facts; the next query recomputes them."""
@@ -82,9 +83,13 @@ class Rewriter:
         return self._defs
 
     def block(self, label: str) -> Block:
-        """The block called `label` (a map kept until the CFG changes)."""
-        if self._blocks is None:
+        """The block called `label` (a map kept while `f.blocks` is the same list of the same
+        length: rewrites that add or remove blocks assign a new list; a changed branch does not
+        make the map stale, so it is not rebuilt after every fold or thread)."""
+        blocks = self.f.blocks
+        if self._blocks is None or self._blocks_of is not blocks or len(self._blocks) != len(blocks):
             self._blocks = self.f.block_map()
+            self._blocks_of = blocks
         return self._blocks[label]
 
     @property
@@ -187,7 +192,6 @@ class Rewriter:
             # the analysis cache must not hand the old CFG to the next query in this run
             self.am.clear(self.f)
             self._cfg = None
-            self._blocks = None
         else:
             self.am.invalidate(self.f, _KEEP_CFG)
         return True
