@@ -273,12 +273,58 @@ async def awaits_custom_awaitable() -> list[Any]:
     return [await Later(1), await Later("two")]
 
 
+def doubled(x: int) -> int:
+    return x * 2
+
+
+async def resumed_steps(shared: list[Any]) -> list[Any]:
+    # What a frame does after it was resumed: a register-mode frame is sent into without a
+    # trampoline until it calls VM code (vm/register_vm.py `send_in`), so each kind of step follows
+    # a suspension here: a host function that raises, a VM call, a `finally`, PEP 479.
+    async def steps(tag: str) -> str:
+        await asyncio.sleep(0)
+        try:
+            asyncio.ensure_future(tag)  # type: ignore[call-overload]  # a host function raising
+        except TypeError as e:
+            shared.append((tag, "caught", str(e)))
+        await asyncio.sleep(0)
+        shared.append((tag, doubled(len(tag))))
+        shared.append((tag, len(shared)))
+        await asyncio.sleep(0)
+        try:
+            await asyncio.sleep(0)
+            raise KeyError(tag)
+        finally:
+            shared.append((tag, "finally"))
+
+    def numbers(n: int) -> Any:
+        for i in range(n):
+            got = yield i
+            shared.append(("sent", got, doubled(i)))
+        raise StopIteration("inside")
+
+    results = await asyncio.gather(steps("a"), steps("bb"), return_exceptions=True)
+    shared.append([repr(r) for r in results])
+    g = numbers(3)
+    out: list[Any] = [next(g), g.send("s1"), g.send("s2")]
+    try:
+        g.send("s3")
+    except RuntimeError as e:
+        out.append((str(e), repr(e.__cause__)))
+    shared.append(out)
+    try:
+        shared.append(list(numbers(2)))
+    except RuntimeError as e:
+        shared.append(("list", str(e)))
+    return shared
+
+
 PROGRAMS: list[tuple[Any, tuple[Any, ...]]] = [
     (sequential, (3,)), (gathered, (3,)), (gather_with_failure, ()), (tasks_and_cancel, ()),
     (wait_for_timeout, ()), (async_for_and_with, (False,)), (async_for_and_with, (True,)),
     (async_comprehensions, (4,)), (exceptions_cross_awaits, ()), (bad_awaits, (0,)), (bad_awaits, (1,)),
     (bad_awaits, (2,)), (bad_awaits, (3,)), (bad_awaits, (4,)), (queues_and_events, (3,)),
-    (shared_order, ([],)), (awaits_custom_awaitable, ()),
+    (shared_order, ([],)), (awaits_custom_awaitable, ()), (resumed_steps, ([],)),
 ]
 
 

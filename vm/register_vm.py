@@ -269,6 +269,8 @@ class RegisterRuntime(Runtime):
         self.raised_ctx: BaseException | None = None
         #: (value sent in, exception thrown in) for the next run of a suspended frame (`resume`).
         self.resuming: tuple[Any, BaseException | None] | None = None
+        #: The request a resumed frame made before the trampoline took over (`resume`), or None.
+        self.made: Any = None
         self.host_exc: BaseException | None = None
         #: The frame stacks of the trampolines running now (nested runs included), for the depth.
         self.stacks: list[list[RFrame]] = []
@@ -363,10 +365,13 @@ class RegisterRuntime(Runtime):
 
     def first_step(self, frame: Any) -> Any:
         """Run a new coroutine frame until it suspends or returns (SPAWN's first step): a frame
-        that calls nothing and never suspends (a leaf) is just called, without a trampoline."""
+        that calls nothing and never suspends (a leaf) is just called, without a trampoline, and
+        any other is sent into as `send_in` does."""
         prog = frame.prog
-        if not prog.leaf or self.profiler is not None:
+        if self.profiler is not None:
             return execute(self, frame, None)
+        if not prog.leaf:
+            return self.send_in(frame, frame.args if self.pools else None, None, None)
         try:
             return prog.genfn(frame, *frame.args)
         finally:
@@ -377,8 +382,82 @@ class RegisterRuntime(Runtime):
                host_exc: BaseException | None) -> Any:
         """Run a generator's or coroutine's frame on (vm/generators.py): from its start, or, when
         `started`, with `value` sent into (or `exc` thrown into) the `yield` it stopped at."""
-        if started:
-            self.resuming = (value, exc)
+        if not started or self.profiler is not None:
+            if started:
+                self.resuming = (value, exc)
+            return execute(self, frame, host_exc)
+        return self.send_in(frame, value, exc, host_exc)
+
+    def send_in(self, frame: RFrame, value: Any, exc: BaseException | None,
+                host_exc: BaseException | None) -> Any:
+        """Run the entry frame of a run on with `value` sent in (`exc` thrown in), as `execute`
+        would, but without a trampoline while the frame only calls host functions, suspends or
+        returns (a generator's next item, a VM task's step: `await asyncio.sleep(0)`). The first
+        request for a VM frame hands over to the trampoline (`made`). The bookkeeping is
+        `execute`'s for an entry frame and its host calls: its depth counts for runs nested in it,
+        an exception is marked (`propagating`) and thrown into the frame, PEP 479's RuntimeError is
+        undone. Not for a profiled run."""
+        stacks = self.stacks
+        depth = sum(len(s) + 1 for s in stacks) + 1 if stacks else 1
+        if depth > self.max_depth:
+            raise self.depth_error(frame, frame.prog.name)
+        if depth > self.peak_depth:
+            self.peak_depth = depth
+        stacks.append(_NO_FRAMES)  # this frame's level, for runs nested in it
+        saved_host, self.host_exc = self.host_exc, host_exc
+        programs = self.programs
+        escaped: BaseException | None = None
+        try:
+            while True:
+                try:
+                    req = frame.send(value) if exc is None else frame.gen.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+                except BaseException as e:
+                    if isinstance(e, VMFault):
+                        raise
+                    if type(e) is RuntimeError and e.__traceback__.tb_next is None:  # type: ignore[union-attr]
+                        escaped = e = _unconverted(e)
+                    self.propagating(e)
+                    if escaped is None:
+                        raise
+                    break
+                if req is RETURN:  # a pooled frame returned
+                    value = frame.ret
+                    frame.ret = None
+                    return value
+                if type(req) is not tuple:  # a bound VM frame to call
+                    break
+                f = req[0]
+                if f is SUSPEND:
+                    self.yielded = True
+                    return req[1]
+                # a call the trampoline would make on the host: a known host function, or
+                # anything that is not a function, a method or a VM function
+                tf = type(f)
+                if tf is FunctionType:
+                    code = f.__code__
+                    known = programs.get(id(code))
+                    if known is None or known[0] is not code or known[1] is not None:
+                        break
+                elif tf is MethodType or tf is VMFunction:
+                    break
+                exc = None
+                try:
+                    value = self.host_call(f, req[1], req[2])
+                except BaseException as e:  # noqa: BLE001 -- the frame's exception, thrown into it
+                    if isinstance(e, VMFault):
+                        raise
+                    self.propagating(e)
+                    exc = e
+        finally:
+            stacks.pop()
+            self.host_exc = saved_host
+            self.raised = self.raised_ctx = None
+        if escaped is not None:
+            raise escaped  # outside the handler, so Python chains nothing to it (as `execute`)
+        self.resuming = (None, None)
+        self.made = req
         return execute(self, frame, host_exc)
 
     def frame_for_vmfunction(self, f: VMFunction, args: Sequence[Any], kwargs: dict[str, Any] | None) -> Any:
@@ -436,6 +515,20 @@ def _unconverted(e: RuntimeError) -> BaseException:
     return e
 
 
+#: The level a frame sent into without a trampoline takes in `RegisterRuntime.stacks`.
+_NO_FRAMES: list[RFrame] = []
+
+
+def _replaying(req: Any, send: Any) -> Any:
+    """`send` for a frame whose next request `req` was already made: the first call answers with
+    `req`, later ones are `send` (the trampoline replaces it at its first switch of frames)."""
+    pending = [req]
+
+    def replay(value: Any) -> Any:
+        return pending.pop() if pending else send(value)
+    return replay
+
+
 def _abandon(frames: Sequence[RFrame], fault: BaseException) -> None:
     """Close suspended frames after a fault: the fault is thrown into each (generated code lets it
     through), so no handler of the program runs and no frame returns to a pool."""
@@ -474,6 +567,9 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
     if rt.resuming is not None:  # a suspended generator or coroutine frame goes on
         value, exc = rt.resuming
         rt.resuming = None
+        if rt.made is not None:  # it already made this request (`RegisterRuntime.resume`)
+            send = _replaying(rt.made, send)
+            rt.made = None
     peak = 0
     calls = 0  # frames made here (rt.frames counts them, added at the end)
     try:
