@@ -111,22 +111,28 @@ class Rewriter:
         which is cheaper than building the CFG with its predecessor lists."""
         if self._cfg is not None:
             return self._cfg.reachable()
-        blocks = {b.label: b for b in self.f.blocks}
         entry = self.f.blocks[0].label
+        self.block(entry)  # (makes the label map current)
+        blocks = self._blocks
+        assert blocks is not None
         seen = {entry}
         work = [entry]
         terminator = TERMINATOR
         while work:
             b = blocks[work.pop()]
             instrs = b.instrs
-            nexts = list(instrs[-1].targets) if instrs and terminator[instrs[-1].op] else []
-            if b.handler is not None:
-                nexts.append(b.handler)
-            for s in nexts:
-                # (a target that does not exist is left to the CFG, which reports it)
-                if s not in seen and s in blocks:
-                    seen.add(s)
-                    work.append(s)
+            if instrs:
+                last = instrs[-1]
+                if terminator[last.op]:
+                    for s in last.targets:
+                        # (a target that does not exist is left to the CFG, which reports it)
+                        if s not in seen and s in blocks:
+                            seen.add(s)
+                            work.append(s)
+            h = b.handler
+            if h is not None and h not in seen and h in blocks:
+                seen.add(h)
+                work.append(h)
         return frozenset(seen)
 
     @property
