@@ -410,6 +410,25 @@ def test_ssa_dead_stores_by_counting_reads_are_the_dead_defs_of_liveness(f: Func
             assert unread == live.dead_defs(b.label), b.label
 
 
+def test_a_phi_operand_from_an_unreachable_predecessor_still_counts_as_a_read() -> None:
+    # liveness calls %x dead (only the dead edge reads it); the count keeps it, so the phi's
+    # operand stays defined until ^dead is removed
+    f = zir.parse("""
+func @f(%p) ssa {
+^entry:
+  %x = add %p, 1
+  br ^join
+^dead:
+  br ^join
+^join:
+  %y = phi [^entry: 1], [^dead: %x]
+  ret %y
+}
+""").functions["f"]
+    reachable = flow_graph(f).reachable()
+    assert Liveness(f).dead_defs("entry") == [0] and stores.ssa_reads(f, reachable)["x"] == 1
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs())
 def test_ssa_dead_stores_in_one_round_are_what_rounds_of_dead_defs_delete(f: Function) -> None:

@@ -11,9 +11,12 @@ Var (`ssa_reads`). In strict SSA every use is dominated by the one definition (`
 an exception edge, the definition comes before the predecessor's raise point), so a path leads from
 the definition to every reachable use, which makes the Var live after it; and a use in an
 unreachable block makes nothing live in reachable code. The same answer as `dead_defs`, for the
-price of one count of the operands instead of a dataflow problem per round. And the count keeps
-going: deleting a definition takes its reads away, so what only it read is deleted in the same
-round too.
+price of one count of the operands instead of a dataflow problem per round, but for one case where
+it keeps more: a phi of a reachable block whose operand comes from a predecessor a rewrite of this
+round made unreachable still counts as a read (liveness would not count it), so every phi operand
+stays defined until the next round removes that predecessor (which the bisect gate may refuse).
+And the count keeps going: deleting a definition takes its reads away, so what only it read is
+deleted in the same round too.
 """
 
 from __future__ import annotations
@@ -65,8 +68,8 @@ def eliminate_dead_stores(rw: Rewriter) -> bool:
 
 def ssa_reads(f: Function, reachable: frozenset[str]) -> Counter[str]:
     """SSA form: how many times each Var is read in the blocks of `reachable` (operands and phi
-    operands). A definition in a reachable block whose Var has no reads here is dead right after
-    it (see the module docstring)."""
+    operands, those for unreachable predecessors included). A definition in a reachable block
+    whose Var has no reads here is dead right after it (see the module docstring)."""
     reach = [b for b in f.blocks if b.label in reachable]
     names = [a.name for b in reach for i in b.instrs for a in i.args if isinstance(a, Var)]
     names += [v.name for b in reach for p in b.phis for v in p.incoming.values() if isinstance(v, Var)]
