@@ -28,7 +28,7 @@ from vm.binding import ParamSpec
 from zir.bytecode.code import HOST, Code
 from zir.errors import FrontendError, VMError
 
-__all__ = ["Compiler", "Program", "missing_optimizer_parts"]
+__all__ = ["Compiler", "Program"]
 
 #: Callees whose source is under these folders always run on the host: the VM itself (a VM
 #: generator's `send`, a task's `result`), and asyncio, the event loop's own machinery (`sleep`,
@@ -63,31 +63,10 @@ class Program:
 Decoder = Callable[[Code], Program]
 
 
-def missing_optimizer_parts() -> list[str]:
-    """The names O1/O2 need (issue 5) that do not exist yet: zir.lift, zir.stackify,
-    passes.PassManager. Empty when optimization is available."""
-    import importlib
-
-    missing = []
-    parts = [("zir.lifting", "lift", "zir.lift"), ("zir.stackifier", "stackify", "zir.stackify"),
-             ("passes", "PassManager", "passes.PassManager")]
-    for module, attr, label in parts:
-        try:
-            getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
-            missing.append(label)
-    return missing
-
-
 class Compiler:
     """Front end, verifier, optimizer and a mode's decoder, with per-code-object caches."""
 
     def __init__(self, opt_level: int, decode: Decoder, *, lowers: bool = False) -> None:
-        if opt_level:
-            missing = missing_optimizer_parts()
-            if missing:
-                raise VMError(f"opt_level={opt_level} needs lifting, the pass manager and stackify "
-                              f"(issue 5); missing: {', '.join(missing)}. Use opt_level=0.")
         self.opt_level = opt_level
         self._decode = decode
         #: The decoder optimizes itself (register mode lifts, optimizes and lowers): it gets the
