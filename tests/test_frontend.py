@@ -650,3 +650,46 @@ def test_doc_section_examples() -> None:
     ns: dict[str, Any] = {}
     exec(compile(source.group(1), "demo.py", "exec"), ns)
     assert zir.bytecode.disassemble(from_python(ns["total"])) == listing.group(1)
+
+
+# ==================================================================================================
+# The decoder reads co_code itself: it must give what dis.get_instructions gives, field for field.
+
+
+@pytest.mark.parametrize("module", ["argparse", "inspect", "email._header_value_parser", "asyncio.tasks",
+                                    "_pydecimal", "typing"])
+def test_decode_matches_dis(module: str) -> None:
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None
+    with open(spec.origin, encoding="utf-8") as f:
+        top = compile(f.read(), spec.origin, "exec")
+    checked = 0
+    for co in _all_codes(top):
+        ref = list(dis.get_instructions(co))
+        got = decode(co)
+        assert len(got) == len(ref), co.co_qualname
+        index_of = {ins.offset: i for i, ins in enumerate(ref)}
+        for k, (mine, theirs) in enumerate(zip(got, ref, strict=True)):
+            want = (k, theirs.offset, theirs.opname, theirs.opcode, theirs.arg, theirs.positions.lineno,
+                    index_of[theirs.argval] if theirs.opcode in dis.hasjrel else None)
+            have = (mine.index, mine.offset, mine.opname, mine.opcode, mine.arg, mine.line, mine.target)
+            assert have == want, (co.co_qualname, k)
+            assert mine.argval is theirs.argval or mine.argval == theirs.argval, (co.co_qualname, k)
+            checked += 1
+    assert checked > 1000
+
+
+def test_decode_extended_arg_and_backward_jumps() -> None:
+    # A long body makes backward jumps and jump arguments above 255 (EXTENDED_ARG prefixes).
+    body = "\n".join(f"        x{i} = x{i - 1} + {i}" if i else "        x0 = n" for i in range(300))
+    src = f"def f(n):\n    while n:\n{body}\n        n -= 1\n    return n\n"
+    ns: dict[str, Any] = {}
+    exec(compile(src, "<long>", "exec"), ns)
+    got = decode(ns["f"].__code__)
+    assert any(ins.opname == "EXTENDED_ARG" for ins in got)
+    ref = list(dis.get_instructions(ns["f"]))
+    assert [(i.opname, i.arg, i.argval) for i in got] == [(r.opname, r.arg, r.argval) for r in ref]
+    back = [ins for ins in got if "BACKWARD" in ins.opname]
+    assert back and all(ins.target is not None and ins.target < ins.index for ins in back)
