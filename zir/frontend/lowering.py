@@ -21,8 +21,6 @@ import dis
 import types
 from typing import Any
 
-import attrs
-
 from zir.errors import FrontendError
 from zir.frontend import versions as v
 from zir.frontend.decode import PyInstr, frontend_error
@@ -35,14 +33,31 @@ NULL, VAL = True, False
 ZOp = tuple[str, int | None]
 
 
-@attrs.frozen
 class Lowered:
-    """The ZBC for one CPython instruction and the stack shapes after it."""
+    """The ZBC for one CPython instruction and the stack shapes after it (a slotted plain class:
+    one is made per reachable instruction)."""
 
-    zops: tuple[ZOp, ...]
-    fall: State | None  #: shape on the fall-through path, None when control never falls through
-    branch: State | None = None  #: shape on the jump path, for jumps
+    __slots__ = ("zops", "fall", "branch")
 
+    def __init__(self, zops: tuple[ZOp, ...], fall: State | None, branch: State | None = None) -> None:
+        self.zops = zops
+        self.fall = fall  #: shape on the fall-through path, None when control never falls through
+        self.branch = branch  #: shape on the jump path, for jumps
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Lowered)
+                and (self.zops, self.fall, self.branch) == (other.zops, other.fall, other.branch))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Lowered(zops={self.zops!r}, fall={self.fall!r}, branch={self.branch!r})"
+
+
+#: Opcodes `Lowerer._check` may skip (all or some of the time): PRECALL, RETURN_GENERATOR and the
+#: POP_TOP after it, SEND and the rest of its loop.
+_UNCHECKED = frozenset({"PRECALL", "RETURN_GENERATOR", "POP_TOP", "SEND", "YIELD_VALUE",
+                        "JUMP_BACKWARD_NO_INTERRUPT"})
 
 #: What may come before a generator's RETURN_GENERATOR (cells are made before the generator is).
 _PROLOGUE = frozenset({"COPY_FREE_VARS", "MAKE_CELL", "NOP", "EXTENDED_ARG", "CACHE"})
@@ -53,6 +68,79 @@ def _zbc(ir_name: str) -> str:
     if mnemonic is None:
         raise AssertionError(f"zir operation {ir_name!r} has no ZBC form")
     return mnemonic
+
+
+#: The stack effect of a ZBC instruction, by (mnemonic, argument), from the opcode table:
+#: (items popped, pushed on fall-through, pushed on the jump path or None, terminator).
+#: Memoized because the table's rows compute counts with small functions and the same pairs
+#: recur. A jump's argument is a place, not a count, so jumps have one entry per mnemonic (checked
+#: below).
+_Step = tuple[int, int, "int | None", bool]
+_STEPS: dict[ZOp, _Step] = {}
+
+
+def _step(zop: ZOp) -> _Step:
+    step = _STEPS.get(zop)
+    if step is None:
+        op, arg = zop
+        row = ZBC_OPS[op]
+        if row.zarg is ZArg.JUMP and arg is not None:
+            return _step((op, None))
+        a = arg or 0
+        branch = None
+        if row.zarg is ZArg.JUMP:
+            branch = (row.branch_pushes if row.branch_pushes is not None else row.pushes)(a)
+        step = _STEPS[zop] = (row.pops(a), row.pushes(a), branch, row.terminator)
+    return step
+
+
+def _jump_counts_fixed() -> bool:
+    """Do the counts of every jump row ignore the argument (the target)? `_step` relies on it."""
+    for row in ZBC_OPS.values():
+        if row.zarg is ZArg.JUMP:
+            fns = [f for f in (row.pops, row.pushes, row.branch_pushes) if f is not None]
+            if any(len({f(a) for a in (0, 1, 2, 255, 1 << 20)}) != 1 for f in fns):
+                return False
+    return True
+
+
+assert _jump_counts_fixed(), "a ZBC jump row's stack counts depend on its target"
+
+#: One-to-one lowerings whose stack counts were checked against CPython's: (opcode, CPython
+#: argument, ZBC argument or None for a jump) -> step. The check depends on nothing else.
+_CHECKED: dict[tuple[int, int | None, int | None], _Step] = {}
+
+#: CPython's stack effect of an instruction, by (opcode, argument): (fall-through, jump).
+_CPY_EFFECTS: dict[tuple[int, int | None], tuple[int, int]] = {}
+_PRECALL = dis.opmap["PRECALL"]
+_CALL = dis.opmap["CALL"]
+
+
+def _cpython_effect(opcode: int, arg: int | None) -> tuple[int, int]:
+    key = (opcode, arg)
+    effect = _CPY_EFFECTS.get(key)
+    if effect is None:
+        fall = dis.stack_effect(opcode, arg, jump=False)
+        if opcode == _CALL:  # PRECALL's 3.11 effect (-n) is accounted to the CALL that follows
+            fall += dis.stack_effect(_PRECALL, arg, jump=False)
+        effect = _CPY_EFFECTS[key] = (fall, dis.stack_effect(opcode, arg, jump=True))
+    return effect
+
+
+#: CPython opcodes lowered to one ZBC instruction of the same argument meaning (PASSTHROUGH and
+#: RENAMED), by name -> (ZBC mnemonic, argument kind). The three that can also be part of a
+#: generator's prologue or a SEND loop take the general path.
+_ONE_TO_ONE: dict[str, tuple[str, ZArg]] = {
+    **{name: (name, ZBC_OPS[name].zarg) for name in v.PASSTHROUGH},
+    **{name: (_zbc(ir), ZBC_OPS[_zbc(ir)].zarg) for name, ir in v.RENAMED.items()
+       if OPS[ir].zbc is not None},
+}
+#: The same for generator and coroutine bodies, where POP_TOP after RETURN_GENERATOR and the
+#: YIELD_VALUE and JUMP_BACKWARD_NO_INTERRUPT of a SEND loop vanish: those take the general path.
+_ONE_TO_ONE_SUSPENDING = {name: one for name, one in _ONE_TO_ONE.items()
+                          if name not in ("POP_TOP", "YIELD_VALUE", "JUMP_BACKWARD_NO_INTERRUPT")}
+#: Code kinds that can hold RETURN_GENERATOR or SEND.
+_SUSPENDING = v.CO_GENERATOR | v.CO_COROUTINE | v.CO_ASYNC_GENERATOR | v.CO_ITERABLE_COROUTINE
 
 
 def _reach(state: State, n: int) -> int:
@@ -73,6 +161,7 @@ class Lowerer:
             raise frontend_error(pycode, pycode.co_firstlineno, "a name is both a cell and a free variable")
         self.cells = {name: i for i, name in enumerate(cell_names)}
         flags = pycode.co_flags
+        self.one_to_one = _ONE_TO_ONE_SUSPENDING if flags & _SUSPENDING else _ONE_TO_ONE
         self.nparams = (pycode.co_argcount + pycode.co_kwonlyargcount + bool(flags & v.CO_VARARGS)
                         + bool(flags & v.CO_VARKEYWORDS))
 
@@ -85,19 +174,18 @@ class Lowerer:
     # -- the shape of ZBC instructions, from the opcode table -------------------------------------
 
     def _effect(self, ins: PyInstr, state: State, zop: ZOp) -> tuple[State | None, State | None]:
-        op, arg = zop
-        row = ZBC_OPS[op]
-        n = row.pops(arg or 0)
-        if len(state) < n:
-            raise self.error(ins, f"stack underflow ({op} needs {n} items, has {len(state)})")
-        if any(state[len(state) - n:]):
-            raise self.error(ins, f"{op} would consume a NULL stack slot")
-        base = state[:len(state) - n]
-        fall = None if row.terminator else base + (VAL,) * row.pushes(arg or 0)
-        branch = None
-        if row.zarg is ZArg.JUMP:
-            pushes = row.branch_pushes if row.branch_pushes is not None else row.pushes
-            branch = base + (VAL,) * pushes(arg or 0)
+        n, pushes, branch_pushes, terminator = _step(zop)
+        size = len(state)
+        if n:
+            if size < n:
+                raise self.error(ins, f"stack underflow ({zop[0]} needs {n} items, has {size})")
+            if NULL in state[size - n:]:
+                raise self.error(ins, f"{zop[0]} would consume a NULL stack slot")
+            base = state[:size - n]
+        else:
+            base = state
+        fall = None if terminator else base + (VAL,) * pushes
+        branch = None if branch_pushes is None else base + (VAL,) * branch_pushes
         return fall, branch
 
     def _emit(self, ins: PyInstr, state: State, *zops: ZOp) -> Lowered:
@@ -139,9 +227,47 @@ class Lowerer:
 
     def lower(self, ins: PyInstr, state: State) -> Lowered:
         """The ZBC for `ins` entered with stack shape `state`, checked against `dis.stack_effect`."""
-        low = self._lower(ins, state)
+        name = ins.opname
+        if name in v.DROPPED and name != "PRECALL":
+            low = Lowered((), state)  # nothing to lower; only CPython's effect (0) is checked
+            fall_effect, jump_effect = _cpython_effect(ins.opcode, ins.arg)
+            if fall_effect == 0:
+                return low
+            self._check(ins, state, low)  # raises the mismatch
+        one = self.one_to_one.get(name)
+        if one is not None:  # the common case: one ZBC instruction, argument re-indexed
+            op, zarg = one
+            arg = self._arg(ins, zarg)
+            # The stack counts of a one-to-one lowering, once checked against CPython's effect for
+            # this (opcode, argument), hold wherever it occurs: only the NULL slots need a look.
+            step = _CHECKED.get((ins.opcode, ins.arg, None if zarg is ZArg.JUMP else arg))
+            if step is None:
+                step = self._checked_step(ins, (op, arg), zarg)
+            if step is not None:
+                n, pushes, branch_pushes, terminator = step
+                size = len(state)
+                if size >= n and NULL not in state[size - n:]:
+                    base = state[:size - n] if n else state
+                    return Lowered(((op, arg),), None if terminator else base + (VAL,) * pushes,
+                                   None if branch_pushes is None else base + (VAL,) * branch_pushes)
+            low = self._emit(ins, state, (op, arg))  # raises the underflow or NULL error
+        else:
+            low = self._lower(ins, state)
         self._check(ins, state, low)
         return low
+
+    def _checked_step(self, ins: PyInstr, zop: ZOp, zarg: ZArg) -> _Step | None:
+        """The step of one-to-one `zop` when its counts match CPython's effect (then memoized), else
+        None (the general path then reports the mismatch where it is met)."""
+        step = _step(zop)
+        n, pushes, branch_pushes, terminator = step
+        fall_effect, jump_effect = _cpython_effect(ins.opcode, ins.arg if ins.opcode >= dis.HAVE_ARGUMENT
+                                                   else None)
+        if (not terminator and pushes - n != fall_effect) or (branch_pushes is not None
+                                                              and branch_pushes - n != jump_effect):
+            return None
+        _CHECKED[(ins.opcode, ins.arg, None if zarg is ZArg.JUMP else zop[1])] = step
+        return step
 
     def _lower(self, ins: PyInstr, state: State) -> Lowered:
         name = ins.opname
@@ -161,20 +287,20 @@ class Lowerer:
         raise self.error(ins, "unknown opcode")
 
     def _check(self, ins: PyInstr, state: State, low: Lowered) -> None:
-        if ins.opname == "PRECALL":
-            return  # its 3.11 effect (-n) is accounted to the CALL that follows
-        if ins.opname == "RETURN_GENERATOR" or self._after_return_generator(ins):
-            return  # both vanish: the Code's flag makes the generator (see _lower_return_generator)
-        if ins.opname == "SEND" or self._in_send_loop(ins):
-            return  # the loop is one YIELD_FROM: checked against SEND's exit path in _lower_send
-        arg = ins.arg if ins.opcode >= dis.HAVE_ARGUMENT else None
-        expected = dis.stack_effect(ins.opcode, arg, jump=False)
-        if ins.opname == "CALL":
-            expected += dis.stack_effect(dis.opmap["PRECALL"], ins.arg, jump=False)
-        if low.fall is not None and len(low.fall) - len(state) != expected:
-            raise self.error(ins, f"stack effect {len(low.fall) - len(state)}, CPython says {expected}")
+        name = ins.opname
+        if name in _UNCHECKED:
+            if name == "PRECALL":
+                return  # its 3.11 effect (-n) is accounted to the CALL that follows
+            if name == "RETURN_GENERATOR" or self._after_return_generator(ins):
+                return  # both vanish: the Code's flag makes the generator (see _lower_return_generator)
+            if name == "SEND" or self._in_send_loop(ins):
+                return  # the loop is one YIELD_FROM: checked against SEND's exit path in _lower_send
+        fall_effect, jump_effect = _cpython_effect(ins.opcode, ins.arg if ins.opcode >= dis.HAVE_ARGUMENT
+                                                   else None)
+        if low.fall is not None and len(low.fall) - len(state) != fall_effect:
+            raise self.error(ins, f"stack effect {len(low.fall) - len(state)}, CPython says {fall_effect}")
         if low.branch is not None:
-            expected = dis.stack_effect(ins.opcode, arg, jump=True)
+            expected = jump_effect
             if len(low.branch) - len(state) != expected:
                 raise self.error(ins, f"jump stack effect {len(low.branch) - len(state)}, CPython says "
                                  f"{expected}")
@@ -227,8 +353,10 @@ class Lowerer:
     # -- generators and coroutines ----------------------------------------------------------------
 
     def _after_return_generator(self, ins: PyInstr) -> bool:
+        if ins.opname != "POP_TOP":
+            return False
         prev = self._prev(ins.index)
-        return ins.opname == "POP_TOP" and prev is not None and prev.opname == "RETURN_GENERATOR"
+        return prev is not None and prev.opname == "RETURN_GENERATOR"
 
     def _lower_return_generator(self, ins: PyInstr, state: State) -> Lowered:
         # 3.11 opens a generator or coroutine body with RETURN_GENERATOR; POP_TOP (dropping the

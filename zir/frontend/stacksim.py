@@ -13,8 +13,11 @@ in the slots the handler keeps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 
+from zir.errors import FrontendError
 from zir.frontend.decode import PyInstr
 from zir.frontend.exctable import ExcEntry, handler_of
 from zir.frontend.lowering import VAL, Lowered, Lowerer, State
@@ -35,22 +38,22 @@ def simulate(instrs: list[PyInstr], entries: list[ExcEntry], lowerer: Lowerer) -
     states: dict[int, State] = {0: ()}
     lowered: dict[int, Lowered] = {}
     zbc_depth: dict[ExcEntry, int] = {}
+    lower = lowerer.lower
+    count = len(instrs)
     worklist = [0]
+    pop, push = worklist.pop, worklist.append
     while worklist:
-        k = worklist.pop()
+        k = pop()
         ins = instrs[k]
         state = states[k]
-        low = lowerer.lower(ins, state)
+        low = lower(ins, state)
         lowered[k] = low
-        edges: list[tuple[int, State]] = []
-        if low.fall is not None:
-            if k + 1 >= len(instrs):
-                raise lowerer.error(ins, "control falls off the end of the code")
-            edges.append((k + 1, low.fall))
-        if low.branch is not None:
-            assert ins.target is not None
-            edges.append((ins.target, low.branch))
-        entry = cover[k]
+        # The edges in the order fall-through, jump, exception, as a worklist (LIFO), so the walk
+        # and the first error met are the same however the joins are written.
+        fall, branch, entry = low.fall, low.branch, cover[k]
+        if fall is not None and k + 1 >= count:
+            raise lowerer.error(ins, "control falls off the end of the code")
+        exc: State | None = None
         if entry is not None:
             if len(state) < entry.depth:
                 raise lowerer.error(ins, f"stack of {len(state)} below its handler's depth {entry.depth}")
@@ -58,16 +61,37 @@ def simulate(instrs: list[PyInstr], entries: list[ExcEntry], lowerer: Lowerer) -
             depth = entry.depth - sum(kept)
             if zbc_depth.setdefault(entry, depth) != depth:
                 raise lowerer.error(ins, "handler depth differs between instructions of one range")
-            edges.append((entry.target, kept + (VAL,) * (1 + entry.lasti)))
-        for target, shape in edges:
-            known = states.get(target)
+            exc = kept + (VAL,) * (1 + entry.lasti)
+        if fall is not None:
+            known = states.get(k + 1)
             if known is None:
-                states[target] = shape
-                worklist.append(target)
-            elif known != shape:
-                raise lowerer.error(instrs[target], f"paths reach this instruction with stack shapes "
-                                    f"{_show(known)} and {_show(shape)}")
+                states[k + 1] = fall
+                push(k + 1)
+            elif known != fall:
+                raise _mismatch(lowerer, instrs[k + 1], known, fall)
+        if branch is not None:
+            assert ins.target is not None
+            _join(instrs, states, push, lowerer, ins.target, branch)
+        if exc is not None:
+            assert entry is not None
+            _join(instrs, states, push, lowerer, entry.target, exc)
     return Simulation(states, lowered, zbc_depth)
+
+
+def _join(instrs: list[PyInstr], states: dict[int, State], push: Callable[[int], None],
+          lowerer: Lowerer, target: int, shape: State) -> None:
+    """Enter `target` with `shape`: the first time, queue it; after that, the shapes must agree."""
+    known = states.get(target)
+    if known is None:
+        states[target] = shape
+        push(target)
+    elif known != shape:
+        raise _mismatch(lowerer, instrs[target], known, shape)
+
+
+def _mismatch(lowerer: Lowerer, ins: PyInstr, known: State, shape: State) -> FrontendError:
+    return lowerer.error(ins, f"paths reach this instruction with stack shapes {_show(known)} and "
+                         f"{_show(shape)}")
 
 
 def _show(state: State) -> str:
