@@ -28,6 +28,8 @@ from zir.frontend.lowering import Lowerer
 from zir.frontend.stacksim import Simulation, simulate
 from zir.ops import ZBC_OPS, ZArg
 
+#: ZBC mnemonics whose argument is a jump target (from the opcode table).
+_JUMP_OPS = frozenset(op for op, row in ZBC_OPS.items() if row.zarg is ZArg.JUMP)
 _KNOWN = v.PASSTHROUGH | v.RENAMED.keys() | v.DEPTH_ARG.keys() | v.DROPPED | v.SPECIAL
 
 
@@ -117,18 +119,24 @@ def _layout(instrs: list[PyInstr], sim: Simulation) -> tuple[list[ZInstr], list[
     """The ZBC in CPython's order, and for each CPython instruction the ZBC index it starts at."""
     start: list[int] = []
     out: list[ZInstr] = []
+    jumps: list[ZInstr] = []
+    lowered = sim.lowered.get
+    mark, emit = start.append, out.append
     for k, ins in enumerate(instrs):
-        start.append(len(out))
-        low = sim.lowered.get(k)
+        mark(len(out))
+        low = lowered(k)
         if low is None:
             continue  # unreachable: nothing jumps here and no handler covers a reachable path to it
+        line = ins.line
         for op, arg in low.zops:
-            out.append(ZInstr(op, arg, ins.line))
-    start.append(len(out))
-    for zi in out:  # jumps: CPython instruction index -> ZBC index (removed instructions fall through)
-        if ZBC_OPS[zi.op].zarg is ZArg.JUMP:
-            assert zi.arg is not None
-            zi.arg = start[zi.arg]
+            zi = ZInstr(op, arg, line)
+            emit(zi)
+            if op in _JUMP_OPS:
+                jumps.append(zi)
+    mark(len(out))
+    for zi in jumps:  # jumps: CPython instruction index -> ZBC index (removed instructions fall through)
+        assert zi.arg is not None
+        zi.arg = start[zi.arg]
     return out, start
 
 
