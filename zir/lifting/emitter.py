@@ -42,6 +42,19 @@ UNDEF = Const(UNBOUND)
 _MAY_RAISE = {name: op.may_raise for name, op in IR_OPS.items()}
 
 
+#: The positional Vars `%$0`, `%$1`, ... shared by all lifts (grown on demand), and how many a
+#: Lifter starts with.
+_INITIAL_SLOTS = 32
+_SLOTS: list[Var] = [Var(f"${k}") for k in range(_INITIAL_SLOTS)]
+_SLOT_INDEX: dict[Var, int] = {v: k for k, v in enumerate(_SLOTS)}
+
+
+def _shared_slot(k: int) -> Var:
+    while k >= len(_SLOTS):
+        _SLOTS.append(Var(f"${len(_SLOTS)}"))
+    return _SLOTS[k]
+
+
 def local_var_names(varnames: list[str]) -> list[str]:
     """The IR Var name of each ZBC local: its own name, unless it is spelled like a lifted stack
     slot (`$0`, `$3.1`), which gets `$l` prefixes until it is unique."""
@@ -91,8 +104,10 @@ class Emitter:
         self.cells = code.cell_names
         self.locals = [Var(n) for n in local_var_names(code.varnames)]
         self.local_index = {v: k for k, v in enumerate(self.locals)}
-        self.slots = [Var(f"${k}") for k in range(32)]
-        self.slot_index = {v: k for k, v in enumerate(self.slots)}
+        # Vars are frozen and compare by name, so every Lifter starts from copies of one shared
+        # table of slot Vars instead of making 32 Vars per code object.
+        self.slots = _SLOTS[:_INITIAL_SLOTS]
+        self.slot_index = dict(_SLOT_INDEX)
         self.lines = _lines(code)
         self.needs_init: set[int] = set()
         # Per reachable ZBC block: its entry depth and the offset that first reached it.
@@ -103,10 +118,12 @@ class Emitter:
         self.pads: dict[int, dict[str, Block]] = {}
         self.direct: set[int] = set()
         for b in flow.blocks.values():
+            # The entry is reached normally too, even when no jump targets it.
+            if not b.exc_preds or b.npreds != 0 or b.start == 0:
+                continue
             keys = {(self.flow.blocks[s].handler.depth, self.flow.blocks[s].handler.lasti)  # type: ignore[union-attr]
                     for s in b.exc_preds}
-            # The entry is reached normally too, even when no jump targets it.
-            if b.exc_preds and b.npreds == 0 and len(keys) == 1 and b.start != 0:
+            if len(keys) == 1:
                 self.direct.add(b.start)
         # Per-block state (set by _lift_block).
         self.stack: list[Value] = []
@@ -138,11 +155,12 @@ class Emitter:
                               f"from offset {source}, but {old} from {other}")
 
     def _slot(self, k: int) -> Var:
-        while k >= len(self.slots):
-            v = Var(f"${len(self.slots)}")
-            self.slot_index[v] = len(self.slots)
-            self.slots.append(v)
-        return self.slots[k]
+        slots = self.slots
+        while k >= len(slots):
+            v = _shared_slot(len(slots))
+            self.slot_index[v] = len(slots)
+            slots.append(v)
+        return slots[k]
 
 
     # emitting -------------------------------------------------------------------------------------

@@ -144,14 +144,18 @@ def stores_maybe_unbound(prev: str, op: str) -> bool:
 
 
 def _rows(code: Code) -> list[OpDef]:
-    rows: list[OpDef] = []
-    for i, ins in enumerate(code.instrs):
-        row = ZBC_OPS.get(ins.op)
-        if row is None:
-            hint = suggest(ins.op, list(ZBC_OPS))
-            raise VerifyError(f"{code.where(i)}: unknown ZBC opcode {ins.op!r}{hint}")
-        rows.append(row)
-    return rows
+    get = ZBC_OPS.get
+    rows = [get(ins.op) for ins in code.instrs]
+    if None in rows:  # the first unknown opcode, by offset
+        i = rows.index(None)
+        op = code.instrs[i].op
+        raise VerifyError(f"{code.where(i)}: unknown ZBC opcode {op!r}{suggest(op, list(ZBC_OPS))}")
+    return rows  # type: ignore[return-value]
+
+
+#: Rows that end a block: jumps (conditional or not) and terminators.
+_JUMPS = frozenset(row.zbc for row in ZBC_OPS.values() if row.zarg is ZArg.JUMP)
+_ENDS = _JUMPS | frozenset(row.zbc for row in ZBC_OPS.values() if row.terminator)
 
 
 def _leaders(code: Code, rows: list[OpDef]) -> set[int]:
@@ -161,15 +165,15 @@ def _leaders(code: Code, rows: list[OpDef]) -> set[int]:
         if not (0 <= h.start < h.end <= n and 0 <= h.target < n):
             raise VerifyError(f"{code.where(0)}: exception-table entry {h} is outside the code")
         leaders.update((h.start, h.end, h.target))
-    for i, row in enumerate(rows):
-        if row.zarg is ZArg.JUMP:
-            t = code.instrs[i].arg
+    for i, ins in enumerate(code.instrs):
+        if ins.op not in _ENDS:
+            continue
+        if ins.op in _JUMPS:
+            t = ins.arg
             if t is None or not 0 <= t < n:
-                raise VerifyError(f"{code.where(i)}: {row.zbc} jumps to {t}, outside the code")
+                raise VerifyError(f"{code.where(i)}: {rows[i].zbc} jumps to {t}, outside the code")
             leaders.add(t)
-            leaders.add(i + 1)
-        elif row.terminator:
-            leaders.add(i + 1)
+        leaders.add(i + 1)
     leaders.discard(n)
     return leaders
 
