@@ -396,6 +396,18 @@ def test_stack_underflow_and_null_misuse_are_refused() -> None:
         from_python(_synthetic([("RESUME", 0), ("LOAD_FAST", 3), ("RETURN_VALUE", 0)]))
 
 
+def test_memoized_stack_counts_still_see_null_slots() -> None:
+    # RETURN_VALUE's counts are checked once per (opcode, argument) and memoized; the NULL slot and
+    # the underflow are still found wherever that opcode meets them, with the same messages.
+    ok = from_python(_synthetic([("RESUME", 0), ("LOAD_CONST", 0), ("RETURN_VALUE", 0)]))
+    assert ops_of(ok) == [("LOAD_CONST", 0), ("RETURN_VALUE", None)]
+    with pytest.raises(zir.FrontendError, match=r"cannot translate: RETURN_VALUE would consume a NULL "
+                                                r"stack slot \[RETURN_VALUE\]"):
+        from_python(_synthetic([("RESUME", 0), ("PUSH_NULL", 0), ("RETURN_VALUE", 0)]))
+    with pytest.raises(zir.FrontendError, match=r"stack underflow \(RETURN_VALUE needs 1 items, has 0\)"):
+        from_python(_synthetic([("RESUME", 0), ("RETURN_VALUE", 0)]))
+
+
 # ==================================================================================================
 # EXTENDED_ARG, line numbers
 
