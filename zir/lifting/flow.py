@@ -144,13 +144,12 @@ def stores_maybe_unbound(prev: str, op: str) -> bool:
 
 
 def _rows(code: Code) -> list[OpDef]:
-    get = ZBC_OPS.get
-    rows = [get(ins.op) for ins in code.instrs]
-    if None in rows:  # the first unknown opcode, by offset
-        i = rows.index(None)
+    try:
+        return [ZBC_OPS[ins.op] for ins in code.instrs]
+    except KeyError:  # name the first unknown opcode, by offset
+        i = next(i for i, ins in enumerate(code.instrs) if ins.op not in ZBC_OPS)
         op = code.instrs[i].op
-        raise VerifyError(f"{code.where(i)}: unknown ZBC opcode {op!r}{suggest(op, list(ZBC_OPS))}")
-    return rows  # type: ignore[return-value]
+        raise VerifyError(f"{code.where(i)}: unknown ZBC opcode {op!r}{suggest(op, list(ZBC_OPS))}") from None
 
 
 #: Rows that end a block: jumps (conditional or not) and terminators.
