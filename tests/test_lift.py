@@ -501,7 +501,7 @@ def test_stack_underflow_and_unknown_opcode() -> None:
     with pytest.raises(zir.VerifyError, match="did you mean LOAD_FAST"):
         zir.lift(bad)
     later = Code("f", instrs=[ZInstr("LOAD_FAST", 0, 1), ZInstr("RETRN_VALUE", None, 2)], varnames=["x"])
-    with pytest.raises(zir.VerifyError, match=r":2 \(function f, offset 1\): unknown ZBC opcode 'RETRN_VALUE'"):
+    with pytest.raises(zir.VerifyError, match=r":2 \(function f, offset 1\): unknown ZBC opcode 'RETRN"):
         zir.lift(later)
 
 
