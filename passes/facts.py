@@ -276,23 +276,32 @@ def _iterate(names: list[str], defs: dict[str, list[Instr | Phi]], final: dict[s
             for v in (d.incoming.values() if isinstance(d, Phi) else d.args):
                 if isinstance(v, Var) and v.name in todo:
                     users.setdefault(v.name, []).append(name)
-    work = names[::-1]  # popped in layout order: definitions mostly before their uses
+    # popped in layout order: definitions mostly before their uses
+    iterate_kinds(names[::-1], users, kind, lambda n: _meet(defs[n], kind))
+    for n in names:
+        final[n] = kind[n]
+
+
+def iterate_kinds(work: list[str], users: dict[str, list[str]], kind: dict[str, str | None],
+                  meet: Callable[[str], str | None]) -> None:
+    """Chaotic iteration to the fixpoint, shared by `Kinds` and `passes.kinds_on_demand`: pop a Var
+    of `work` (a stack), recompute its kind with `meet`, and when it changed push the Vars defined
+    from it (`users`) again. A Var at None (no kind) never changes: the lattice has no way down
+    from it. Updates `kind` in place."""
     queued = set(work)
     while work:
-        name = work.pop()
-        queued.discard(name)
-        old = kind[name]
+        n = work.pop()
+        queued.discard(n)
+        old = kind[n]
         if old is None:
             continue
-        new = _meet(defs[name], kind)
+        new = meet(n)
         if new != old:
-            kind[name] = new
-            for u in users.get(name, ()):
+            kind[n] = new
+            for u in users.get(n, ()):
                 if u not in queued:
                     queued.add(u)
                     work.append(u)
-    for n in names:
-        final[n] = kind[n]
 
 
 _TOP = "?"  # the optimistic start of `Kinds`: no definition seen to disagree yet

@@ -19,7 +19,7 @@ edit operand lists and phis in place.
 
 from __future__ import annotations
 
-from passes.facts import ALWAYS_BOOL, BOOL, INT, exact_kind, operation_kind
+from passes.facts import ALWAYS_BOOL, BOOL, INT, exact_kind, iterate_kinds, operation_kind
 from zir.ir import Const, Function, Value, Var
 
 _TOP = "?"  # still at the optimistic top (as in `passes.facts`)
@@ -136,21 +136,8 @@ class KindsOnDemand:
             for m in self._reads_in(n, seen):
                 users.setdefault(m, []).append(n)
         defs = self._defs
-        work = order[::-1]  # popped in postorder: most Vars are final at their first visit
-        queued = set(work)
-        while work:
-            n = work.pop()
-            queued.discard(n)
-            old = kind[n]
-            if old is None:
-                continue
-            new = _meet(defs[n], kind)
-            if new != old:
-                kind[n] = new
-                for u in users.get(n, ()):
-                    if u not in queued:
-                        queued.add(u)
-                        work.append(u)
+        # popped in postorder: most Vars are final at their first visit
+        iterate_kinds(order[::-1], users, kind, lambda n: _meet(defs[n], kind))
         return kind[name]
 
     def _reads_in(self, name: str, among: set[str]) -> dict[str, None]:
