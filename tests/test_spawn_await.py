@@ -333,3 +333,38 @@ def test_each_task_steps_in_its_own_context(mode: str, level: int) -> None:
     log: list[Any] = []
     assert run(_code("fan3"), mode, level, own_context, log) == ("a", "b", "c")
     assert log == expected == [("a", "a"), ("b", "b"), ("c", "c")]
+
+
+async def exits(log: list[Any], tag: str) -> str:
+    log.append((tag, 0))
+    await asyncio.sleep(0)
+    if tag == "b":
+        raise SystemExit(tag)
+    if tag == "a":
+        later(log, "cb")
+    log.append((tag, 1))
+    return tag
+
+
+@pytest.mark.parametrize("mode", ["stack", "register"])
+@pytest.mark.parametrize("rounds", [True, False])
+def test_system_exit_in_a_round_keeps_the_rest_first(mode: str, rounds: bool,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # SystemExit leaves the event loop from the middle of a round: the steps the round did not
+    # run stay first on the loop's ready queue, as the callbacks the loop did not run yet do
+    if not rounds:
+        monkeypatch.setattr(Scheduler, "_park", one_callback_per_task)
+    machine = vm.VM(mode=mode, opt_level=2)
+    log: list[Any] = []
+    loop = asyncio.new_event_loop()
+    try:
+        main = loop.create_task(machine.run_async(_code("fan3"), exits, log, globals={}))
+        with pytest.raises(SystemExit, match="^b$"):
+            loop.run_until_complete(main)
+        # b's task is done with SystemExit (asyncio.Task's rule), so awaiting it raises it again
+        with pytest.raises(SystemExit, match="^b$"):
+            loop.run_until_complete(main)
+    finally:
+        loop.close()
+    assert log == [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("c", 1), "cb"]
+    assert isinstance(main.exception(), SystemExit)

@@ -274,7 +274,8 @@ class Scheduler:
             task._cancel_msg = e.args[0] if e.args else None
             task._finish(_CANCELLED, None, None)
             return
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit) as e:
+            task._finish(_DONE, None, e)  # done with it, and it leaves the loop (asyncio.Task)
             raise
         except BaseException as e:  # noqa: BLE001 -- the task's outcome, raised by AWAIT
             if _is_fault(e):
