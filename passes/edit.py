@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 
+from zir.analysis.op_effects import MAY_RAISE
 from zir.ir import Block, Const, Function, Instr, Value, Var
 from zir.printer import format_instr, format_name
 
@@ -86,7 +88,11 @@ class NameSupply:
 
 def fresh_label(f: Function, base: str) -> str:
     """A block label not used in `f`: `base`, else `base.1`, `base.2`, ..."""
-    taken = {b.label for b in f.blocks}
+    return fresh_name({b.label for b in f.blocks}, base)
+
+
+def fresh_name(taken: AbstractSet[str], base: str) -> str:
+    """A name not in `taken`: `base`, else `base.1`, `base.2`, ..."""
     if base not in taken:
         return base
     n = 1
@@ -116,3 +122,13 @@ def where(instr: Instr, block: Block, f: Function) -> str:
 def literal(v: Value) -> bool:
     """Whether the operand is a Const (a literal, undef or an opaque constant)."""
     return isinstance(v, Const)
+
+
+def raise_point(b: Block) -> int | None:
+    """The index of `b`'s raise point: its first instruction that may raise (terminator included),
+    or None. In SSA form a block with a handler has at most one (`passes.ssa.split_at_raise_points`)."""
+    may_raise = MAY_RAISE
+    for k, i in enumerate(b.instrs):
+        if may_raise[i.op]:
+            return k
+    return None

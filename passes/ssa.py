@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
-from passes.edit import NameSupply
+from passes.edit import NameSupply, fresh_name, raise_point
 from passes.registry import PassResult, register
 from zir.analysis.op_effects import MAY_RAISE
 from zir.ir import UNBOUND, Block, Const, Function, Instr, Phi, Value, Var
@@ -53,16 +53,6 @@ def remove_unreachable_blocks(f: Function, am: AnalysisManager) -> int:
                 del p.incoming[label]
     am.clear(f)
     return len(dead)
-
-
-def raise_point(b: Block) -> int | None:
-    """The index of `b`'s raise point: its first instruction that may raise (terminator included),
-    or None. In SSA form a block with a handler has at most one (see `split_at_raise_points`)."""
-    may_raise = MAY_RAISE
-    for k, i in enumerate(b.instrs):
-        if may_raise[i.op]:
-            return k
-    return None
 
 
 def split_at_raise_points(f: Function) -> int:
@@ -92,7 +82,7 @@ def split_at_raise_points(f: Function) -> int:
         prev = b.label
         for lo, hi in zip(cuts, [*cuts[1:], len(b.instrs)], strict=True):
             # each piece is named after the one before it: ^b, ^b.s, ^b.s.s, ...
-            label = prev = _fresh(labels, f"{prev}.s")
+            label = prev = fresh_name(labels, f"{prev}.s")
             labels.add(label)
             pieces.append(Block(label, [], b.instrs[lo:hi], b.handler))
         head = b.instrs[:cuts[0]]
@@ -115,16 +105,6 @@ def split_at_raise_points(f: Function) -> int:
     if added:
         f.blocks = layout
     return added
-
-
-def _fresh(taken: set[str], base: str) -> str:
-    """A label not in `taken`: `base`, else `base.1`, `base.2`, ..."""
-    if base not in taken:
-        return base
-    n = 1
-    while f"{base}.{n}" in taken:
-        n += 1
-    return f"{base}.{n}"
 
 
 def place_phis(f: Function, am: AnalysisManager, pruned: bool) -> dict[int, str]:

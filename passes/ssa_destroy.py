@@ -38,10 +38,9 @@ from collections.abc import Callable
 import attrs
 
 from passes.analyses import AnalysisManager, PreservedAnalyses
-from passes.edit import NameSupply, all_names, replace_uses
+from passes.edit import NameSupply, all_names, fresh_name, raise_point, replace_uses
 from passes.registry import PassResult, register
 from zir.analysis.interference import interference_among
-from zir.analysis.op_effects import MAY_RAISE
 from zir.ir import Block, Const, Function, Instr, Value, Var
 from zir.printer import format_name
 
@@ -90,24 +89,6 @@ def sequentialize(copies: list[Copy], fresh: Callable[[], Var]) -> list[Copy]:
             queued.add(name)
             ready.append(name)
     return out + consts
-
-
-def _fresh(taken: set[str], base: str) -> str:
-    """A label not in `taken`: `base`, else `base.1`, `base.2`, ..."""
-    if base not in taken:
-        return base
-    n = 1
-    while f"{base}.{n}" in taken:
-        n += 1
-    return f"{base}.{n}"
-
-
-def _first_may_raise(block: Block) -> int | None:
-    """The index of the first instruction of `block` that may raise, or None."""
-    for k, i in enumerate(block.instrs):
-        if MAY_RAISE[i.op]:
-            return k
-    return None
 
 
 def _instrs(copies: list[Copy]) -> list[Instr]:
@@ -208,7 +189,7 @@ class _Destroyer:
         assert t is not None
         if t.op == "br":
             return pred
-        label = _fresh(self.labels, f"{pred.label}.{succ.label}")
+        label = fresh_name(self.labels, f"{pred.label}.{succ.label}")
         mid = Block(label, [], [Instr("br", None, [], {}, [succ.label])])
         self.labels.add(label)
         self.blocks[label] = mid
@@ -246,7 +227,7 @@ class _Destroyer:
         for pred_label in list(s.phis[0].incoming):
             pred = self.blocks[pred_label]
             if self.flow.succ[pred_label][s.label] == "exception":
-                at = _first_may_raise(pred)
+                at = raise_point(pred)
                 if at is None:
                     continue  # nothing in pred raises: the edge is never taken
                 copies = [(t, p.incoming[pred_label]) for t, p in zip(temps, s.phis, strict=True)]
