@@ -55,6 +55,20 @@ def unbound_deref(code: Code, index: int) -> NameError:
     return NameError(_UNBOUND_FREE.format(name), name=name)
 
 
+def delete_deref(cell: Any, code: Code, index: int) -> None:
+    """`del` of a cell or free variable (both VM modes): empties `cell`, or raises as CPython does
+    when it is already empty."""
+    try:
+        cell.cell_contents  # noqa: B018 -- only asking whether the cell is empty
+    except ValueError:
+        empty = True
+    else:
+        empty = False
+    if empty:
+        raise unbound_deref(code, index)
+    del cell.cell_contents
+
+
 # -- the handlers ------------------------------------------------------------------------------------------
 
 SlowHandler = Callable[[Runtime, Frame, list[Any], Any], None]
@@ -100,16 +114,7 @@ def _delete_global(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> Non
 
 @_slow("DELETE_DEREF")
 def _delete_deref(rt: Runtime, frame: Frame, stack: list[Any], arg: Any) -> None:
-    cell = frame.cells[arg]
-    try:
-        cell.cell_contents  # noqa: B018 -- only asking whether the cell is empty
-    except ValueError:
-        empty = True
-    else:
-        empty = False
-    if empty:
-        raise unbound_deref(frame.prog.code, arg)
-    del cell.cell_contents
+    delete_deref(frame.cells[arg], frame.prog.code, arg)
 
 
 @_slow("LOAD_CLOSURE")

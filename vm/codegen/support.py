@@ -39,7 +39,7 @@ from vm.semantics import (
     unpack_sequence,
     with_exit,
 )
-from vm.stack_ops import name_error, unbound_deref, unbound_local
+from vm.stack_ops import delete_deref, name_error, unbound_deref, unbound_local
 from zir.ir import UNBOUND
 from zir.ops import EXHAUSTED
 
@@ -84,15 +84,7 @@ def _unbound_deref(frame: RFrame, index: int) -> BaseException:
 
 
 def _delete_deref(frame: RFrame, cell: Any, index: int) -> None:
-    try:
-        cell.cell_contents  # noqa: B018 -- only asking whether the cell is empty
-    except ValueError:
-        empty = True
-    else:
-        empty = False
-    if empty:
-        raise unbound_deref(frame.prog.code, index)
-    del cell.cell_contents
+    delete_deref(cell, frame.prog.code, index)
 
 
 def _unpack(v: Any, count: int) -> tuple[Any, ...]:
