@@ -398,7 +398,8 @@ class RegisterRuntime(Runtime):
         an exception is marked (`propagating`) and thrown into the frame, PEP 479's RuntimeError is
         undone. Not for a profiled run."""
         stacks = self.stacks
-        depth = sum(len(s) + 1 for s in stacks) + 1 if stacks else 1
+        # the levels below, each its frames plus its entry (sum of C calls: no generator per entry)
+        depth = len(stacks) + sum(map(len, stacks)) + 1 if stacks else 1
         if depth > self.max_depth:
             raise self.depth_error(frame, frame.prog.name)
         if depth > self.peak_depth:
@@ -444,7 +445,12 @@ class RegisterRuntime(Runtime):
                     break
                 exc = None
                 try:
-                    value = self.host_call(f, req[1], req[2])
+                    h = self.handled
+                    if h is None or h is self.host_exc:  # `host_call` without its call
+                        kw = req[2]
+                        value = f(*req[1], **kw) if kw else f(*req[1])
+                    else:
+                        value = call_while_handling(h, f, req[1], req[2])
                 except BaseException as e:  # noqa: BLE001 -- the frame's exception, thrown into it
                     if isinstance(e, VMFault):
                         raise
@@ -546,7 +552,7 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
     """Run `entry` and every VM frame it calls; return its value or raise its exception (the
     `Execute` of `vm.runtime`). `host_exc` is what the host was handling when it entered."""
     stacks = rt.stacks
-    base = sum(len(s) + 1 for s in stacks)
+    base = len(stacks) + sum(map(len, stacks)) if stacks else 0
     if base >= rt.max_depth:
         raise rt.depth_error(entry, entry.prog.name)
     frames: list[RFrame] = []

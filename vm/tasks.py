@@ -68,9 +68,7 @@ class Task:
 
     def __init__(self) -> None:
         self._asyncio_future_blocking = False
-        self._reset()
-
-    def _reset(self) -> None:
+        # `_reset`'s fields, set here without the call (a task object is made per suspending task)
         self._coro = None
         self._state = _PENDING
         self._result: Any = None
@@ -82,6 +80,18 @@ class Task:
         self._cancel_msg: Any = None
         #: The context the task's later steps run in (made when it first suspends).
         self._context: contextvars.Context | None = None
+
+    def _reset(self) -> None:
+        self._coro = None
+        self._state = _PENDING
+        self._result = None
+        self._exc = None
+        self._callbacks = None
+        self._loop = None
+        self._fut_waiter = None
+        self._must_cancel = False
+        self._cancel_msg = None
+        self._context = None
 
     # -- AWAIT's fast path -------------------------------------------------------------------------
 
@@ -426,7 +436,10 @@ def _start_frame(rt: Any, sched: Scheduler, frame: Any) -> Task:
     rt.yielded = False
     sched.spawned += 1
     try:
-        value = rt.first_step(frame)
+        if rt.profiler is None and getattr(rt, "pools", False) and not frame.prog.leaf:
+            value = rt.send_in(frame, frame.args, None, None)  # what first_step does for it
+        else:
+            value = rt.first_step(frame)
     except StopIteration as stop:
         err = RuntimeError("coroutine raised StopIteration")
         err.__cause__ = stop
@@ -443,8 +456,16 @@ def _start_frame(rt: Any, sched: Scheduler, frame: Any) -> Task:
     rt.yielded = False
     coro = frame.prog.suspends(rt, frame)
     coro._started(own if own is not saved else None)
-    coro._on_suspend()
-    task = sched.new_task()
+    if rt.profiler is not None:
+        coro._on_suspend()
+    free = sched.free
+    if free:
+        sched.reused += 1
+        task = free.pop()
+    else:
+        sched.made += 1
+        task = Task()
+        task._sched = sched
     task._coro = coro
     task._loop = asyncio._get_running_loop()
     sched.suspends += 1
