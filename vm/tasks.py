@@ -102,6 +102,8 @@ class Task:
     def _zir_take(self) -> Any:
         """The result for AWAIT (or raise the task's exception)."""
         self._sched.fast_path += 1
+        if self._state == _DONE and self._exc is None:  # `result()`'s common case, without the call
+            return self._result
         return self.result()
 
     # -- the Future protocol -----------------------------------------------------------------------
@@ -308,6 +310,13 @@ class Scheduler:
         if ctx is None:
             ctx = task._context = contextvars.copy_context()
         if yielded is None:
+            tasks = self._round
+            # `_park`'s first case, without the call: join the current round (its loop is asyncio's)
+            if tasks is not None and self._round_loop is loop:
+                ready = loop._ready
+                if ready and ready[-1] is self._round_handle:
+                    tasks.append(task)
+                    return
             self._park(task, loop)
             return
         blocking = getattr(yielded, "_asyncio_future_blocking", None)
