@@ -1009,15 +1009,7 @@ def test_stackified_shapes_lift_back() -> None:
 # The optimizing pipelines on the stack VM
 
 
-def _case_params() -> list[Any]:
-    import test_constructs
-
-    return [pytest.param(fn, argsets, id=fn.__name__,
-                         marks=[pytest.mark.xfail(reason=xfail, strict=False)] if xfail else [])
-            for fn, argsets, xfail in test_constructs.CASES]
-
-
-@pytest.mark.parametrize("fn, argsets", _case_params())
+@pytest.mark.parametrize("fn, argsets", _construct_cases())
 def test_construct_suite_at_o1_and_o2(fn: Any, argsets: list[Any]) -> None:
     """Every construct, through lift -> O1/O2 passes -> stackify, behaves as in CPython."""
     from tools.difftest import compare
@@ -1040,7 +1032,7 @@ def _relift(self: Any, code: Code) -> Code:
     return code
 
 
-@pytest.mark.parametrize("fn, argsets", _case_params())
+@pytest.mark.parametrize("fn, argsets", _construct_cases())
 def test_construct_suite_through_o2_twice(fn: Any, argsets: list[Any]) -> None:
     import vm
     from vm.compiler import Compiler
