@@ -242,6 +242,51 @@ def test_host_calls_see_the_handled_exception_and_nest() -> None:
     difftest.compare(handler, [3, 1, 2], matrix=REGISTER)
 
 
+def test_host_functions_are_called_in_place_as_the_trampoline_would() -> None:
+    # `matches` runs on the host (the front end refuses `match`); its call sites call it in place
+    # once their memo knows it: while handling, raising, as a bound method, and re-bound
+    def matches(n: Any) -> Any:
+        match n:
+            case [_, *_]:
+                return sys.exc_info()[0]
+            case _:
+                raise KeyError(n)
+
+    class Host(list):  # a sequence: `matches(self)` returns
+        method = matches
+
+    def uses(n: int) -> Any:
+        out = []
+        for i in range(n):
+            try:
+                out.append(matches(i))
+            except KeyError as e:
+                out.append((repr(e), repr(e.__context__)))
+                try:
+                    [][i]
+                except IndexError:
+                    out.append(matches([i]))
+                    out.append(Host([i]).method())
+        return out
+
+    def stops(n: int) -> Any:
+        def g() -> Any:
+            yield next(iter(()))
+        try:
+            return matches(n)
+        except KeyError:
+            return list(g())
+
+    for args in ((3,), (0,)):
+        difftest.compare(uses, *args, matrix=REGISTER)
+    difftest.compare(stops, 1, matrix=REGISTER)
+    machine = vm.VM(opt_level=2)
+    machine.run(uses, 2)
+    program = machine.compile(uses).program
+    assert isinstance(program, RegProgram)
+    assert any(c[7] is matches for c in program.genfn.__defaults__ if type(c) is list and len(c) == 8)
+
+
 def test_callees_the_front_end_refuses_run_on_the_host() -> None:
     def matches(n: int) -> Any:
         match n:

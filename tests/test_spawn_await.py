@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import gc
+import json
+import sys
 from typing import Any
 
 import pytest
@@ -368,3 +371,64 @@ def test_system_exit_in_a_round_keeps_the_rest_first(mode: str, rounds: bool,
         loop.close()
     assert log == [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("c", 1), "cb"]
     assert isinstance(main.exception(), SystemExit)
+
+
+async def handling(log: list[Any], tag: str, ticks: int) -> str:
+    try:
+        raise KeyError(tag)
+    except KeyError:
+        for _ in range(ticks):
+            await asyncio.sleep(0)
+            log.append((tag, repr(sys.exc_info()[1])))
+    log.append((tag, sys.exc_info()[1]))
+    return tag.upper()
+
+
+@pytest.mark.parametrize(("mode", "level"), CONFIGS)
+def test_a_task_keeps_its_handled_exception_across_suspensions(mode: str, level: int) -> None:
+    # a suspended task's frame keeps what it was handling (CPython's gi_exc_state), not its
+    # resumer's, and sees nothing once its handler is done
+    log: list[Any] = []
+    assert run(_code("pair"), mode, level, handling, handling, log) == ("A", "B")
+    assert sorted(map(str, log)) == sorted(map(str, [
+        "both spawned", ("a", "KeyError('a')"), ("a", "KeyError('a')"), ("a", None),
+        ("b", "KeyError('b')"), ("b", None)]))
+
+
+async def stops(x: Any) -> Any:
+    await asyncio.sleep(0)
+    raise StopIteration(x)
+
+
+@pytest.mark.parametrize(("mode", "level"), CONFIGS)
+def test_stop_iteration_leaving_a_task_is_pep_479s_runtime_error(mode: str, level: int) -> None:
+    assert run(_code("guarded"), mode, level, stops, 1) == ("caught", "coroutine raised StopIteration")
+
+
+@pytest.mark.parametrize("mode", ["stack", "register"])
+def test_the_profiler_counts_a_tasks_suspensions(mode: str) -> None:
+    machine = vm.VM(mode=mode, profile="basic")
+    log: list[Any] = []
+    assert machine.run(_code("pair"), ticking, ticking, log, globals={}) == ("A", "B")
+    data = json.loads(machine.profile_report("json"))
+    assert data["suspends"]["functions"] == {"ticking": 3, "pair": 1}  # pair waits for a
+
+
+async def guarded_sleep(log: list[Any]) -> Any:
+    try:
+        await asyncio.sleep(10)
+    finally:
+        log.append("finally ran")
+
+
+@pytest.mark.parametrize(("mode", "level"), CONFIGS)
+def test_a_pending_task_nothing_steps_again_is_closed(mode: str, level: int) -> None:
+    # the task is left pending when the run ends; once nothing refers to it, its frame is closed
+    # as a pending coroutine is: GeneratorExit where it waits, so its `finally` runs
+    log: list[Any] = []
+    machine = vm.VM(mode=mode, opt_level=level)
+    task = machine.run(_code("handed_out"), guarded_sleep, log, globals={})
+    assert type(task) is Task and not task.done() and log == []
+    del task
+    gc.collect()
+    assert log == ["finally ran"]

@@ -37,7 +37,7 @@ from vm.tasks import Task
 from zir.bytecode.code import COROUTINE, GENERATOR, Code
 from zir.ops import get_awaitable
 
-__all__ = ["CONTINUE", "SUSPEND", "Resume", "VMCoroutine", "VMGenerator", "delegate", "kind_of",
+__all__ = ["CONTINUE", "SUSPEND", "Resume", "VMCoroutine", "VMGenerator", "advance", "delegate", "kind_of",
            "resume_with", "step_await", "step_yield", "step_yield_from", "throw_value"]
 
 
@@ -180,6 +180,31 @@ def _is_fault(exc: BaseException) -> bool:
     return isinstance(exc, VMFault)
 
 
+def advance(rt: Any, frame: Any, started: bool, value: Any, exc: BaseException | None,
+            own: BaseException | None) -> tuple[Any, BaseException | None]:
+    """Run a generator's or coroutine's frame on from where it stopped (from its start when not
+    `started`), with `value` sent in or `exc` thrown in, to its next suspension (`rt.yielded` is
+    then set: the caller clears it) or its end. `own` is the exception the frame was handling when
+    it last suspended (CPython's gi_exc_state): it is what the frame sees as handled, else what
+    its resumer handles. Returns what the frame yielded or returned, and its exception state for
+    the next resumption. What VM generator objects and VM tasks (vm/tasks.py) step frames with."""
+    saved = rt.handled
+    host_exc = sys.exc_info()[1]
+    outer = host_exc if host_exc is not None else saved
+    rt.handled = own if own is not None else outer
+    rt.yielded = False
+    try:
+        if started and rt.profiler is None and not hasattr(frame, "stack"):
+            # a suspended register frame: straight to `send_in` (what `resume_with` reaches)
+            value = rt.send_in(frame, value, exc, host_exc)
+        else:
+            value = resume_with(rt, frame, value, exc, started, host_exc)
+        now = rt.handled
+    finally:
+        rt.handled = saved
+    return value, (now if now is not outer else None)
+
+
 # -- the objects ------------------------------------------------------------------------------------
 
 _CREATED, _SUSPENDED, _RUNNING, _CLOSED = range(4)
@@ -262,31 +287,15 @@ class _Suspendable:
         then _SUSPENDED and the result what it yielded) or its return (_CLOSED, the return value).
         A VM task's scheduler calls this directly: a return is no StopIteration to raise and catch."""
         rt = self._rt
-        frame = self._frame
-        saved = rt.handled
-        host_exc = sys.exc_info()[1]
-        outer = host_exc if host_exc is not None else saved
-        own = self._exc
-        rt.handled = own if own is not None else outer
         self._state = _RUNNING
-        rt.yielded = False
         try:
-            if state == _SUSPENDED and rt.profiler is None and not hasattr(frame, "stack"):
-                # a suspended register frame: straight to `send_in` (what `resume_with` reaches)
-                value = rt.send_in(frame, value, exc, host_exc)
-            else:
-                value = resume_with(rt, frame, value, exc, state == _SUSPENDED, host_exc)
+            value, self._exc = advance(rt, self._frame, state == _SUSPENDED, value, exc, self._exc)
         except StopIteration as e:
             self._state = _CLOSED
             raise self._stop_error(e)  # noqa: B904 -- the cause is set, as PEP 479's conversion does
         except BaseException:
             self._state = _CLOSED
             raise
-        finally:
-            if self._state == _RUNNING:
-                now = rt.handled
-                self._exc = now if now is not outer else None
-            rt.handled = saved
         if rt.yielded:
             rt.yielded = False
             self._state = _SUSPENDED

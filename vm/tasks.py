@@ -60,8 +60,9 @@ _getrefcount = sys.getrefcount
 class Task:
     """A VM task and the future of its result (see the module docstring)."""
 
-    __slots__ = ("_sched", "_coro", "_state", "_result", "_exc", "_callbacks", "_loop", "_fut_waiter",
-                 "_must_cancel", "_cancel_msg", "_context", "_asyncio_future_blocking", "__weakref__")
+    __slots__ = ("_sched", "_coro", "_frame", "_handled", "_state", "_result", "_exc", "_callbacks",
+                 "_loop", "_fut_waiter", "_must_cancel", "_cancel_msg", "_context",
+                 "_asyncio_future_blocking", "__weakref__")
 
     _sched: Scheduler
     _coro: Any
@@ -70,6 +71,10 @@ class Task:
         self._asyncio_future_blocking = False
         # `_reset`'s fields, set here without the call (a task object is made per suspending task)
         self._coro = None
+        #: A VM coroutine's frame the task steps itself (no coroutine object), and the exception
+        #: that frame was handling when it last suspended (see `vm.generators.advance`).
+        self._frame: Any = None
+        self._handled: BaseException | None = None
         self._state = _PENDING
         self._result: Any = None
         self._exc: BaseException | None = None
@@ -83,6 +88,8 @@ class Task:
 
     def _reset(self) -> None:
         self._coro = None
+        self._frame = None
+        self._handled = None
         self._state = _PENDING
         self._result = None
         self._exc = None
@@ -189,7 +196,7 @@ class Task:
         self._state = state
         self._result = result
         self._exc = exc
-        self._coro = None
+        self._coro = self._frame = self._handled = None
         self._fut_waiter = None
         cbs = self._callbacks
         if cbs:
@@ -202,11 +209,34 @@ class Task:
         """Done-callback of what the task waited on (run in the task's context): step it again."""
         self._sched.step(self, None)
 
+    def __del__(self) -> None:
+        # a pending task whose frame nothing will step again is closed as CPython finalizes a
+        # suspended coroutine (`_PyGen_Finalize`): GeneratorExit where it stopped, so its
+        # `finally` blocks run; an error there is reported as unraisable
+        if self._frame is not None and self._state == _PENDING:
+            self._close_frame()
+
+    def _close_frame(self) -> None:
+        """Throw GeneratorExit into the task's suspended frame (`coroutine.close`)."""
+        frame, self._frame = self._frame, None
+        rt = self._sched.rt
+        try:
+            _advance(rt, frame, True, None, GeneratorExit(), self._handled)
+        except (GeneratorExit, StopIteration):
+            return
+        finally:
+            self._handled = None
+        if rt.yielded:
+            rt.yielded = False
+            raise RuntimeError("coroutine ignored GeneratorExit")
+
 
 class Scheduler:
     """Runs the VM tasks of one VM (see the module docstring); keeps the counters `stats` reports."""
 
-    def __init__(self) -> None:
+    def __init__(self, rt: Any) -> None:
+        #: The VM runtime whose tasks these are.
+        self.rt = rt
         self.free: list[Task] = []
         self.spawned = 0  #: tasks started by SPAWN
         self.fast_path = 0  #: AWAITs that found the task already done (no suspension)
@@ -268,9 +298,19 @@ class Scheduler:
         if task._must_cancel:
             task._must_cancel = False
             exc = task._cancelled_error()
+        frame = task._frame
         coro = task._coro
         try:
-            if type(coro) is _VMCoroutine and coro._state == _COROUTINE_SUSPENDED:
+            if frame is not None:  # a VM coroutine's frame, stepped without a coroutine object
+                rt = self.rt
+                yielded, task._handled = _advance(rt, frame, True, None, exc, task._handled)
+                if not rt.yielded:
+                    task._finish(_DONE, yielded, None)
+                    return
+                rt.yielded = False
+                if rt.profiler is not None:
+                    rt.profiler.suspended(frame.prog.code.qualname or frame.prog.code.name)
+            elif type(coro) is _VMCoroutine and coro._state == _COROUTINE_SUSPENDED:
                 # a VM coroutine, run on without the StopIteration of its `send`/`throw`
                 yielded = coro._advance(_COROUTINE_SUSPENDED, None, exc)
                 if coro._state != _COROUTINE_SUSPENDED:
@@ -279,6 +319,11 @@ class Scheduler:
             else:
                 yielded = coro.send(None) if exc is None else coro.throw(exc)
         except StopIteration as stop:
+            if frame is not None:  # the frame raised it: PEP 479's RuntimeError, as a coroutine's
+                err = RuntimeError("coroutine raised StopIteration")
+                err.__cause__ = stop
+                task._finish(_DONE, None, err)
+                return
             task._finish(_DONE, stop.value, None)
             return
         except asyncio.CancelledError as e:
@@ -381,14 +426,15 @@ class Scheduler:
 
 def _late_imports() -> None:
     """vm.generators imports this module; its names are bound here once both are loaded."""
-    global _VMCoroutine, _COROUTINE_SUSPENDED
-    from vm.generators import _SUSPENDED, VMCoroutine
+    global _VMCoroutine, _COROUTINE_SUSPENDED, _advance
+    from vm.generators import _SUSPENDED, VMCoroutine, advance
 
-    _VMCoroutine, _COROUTINE_SUSPENDED = VMCoroutine, _SUSPENDED
+    _VMCoroutine, _COROUTINE_SUSPENDED, _advance = VMCoroutine, _SUSPENDED, advance
 
 
 _VMCoroutine: Any = None
 _COROUTINE_SUSPENDED = -1
+_advance: Any = None
 
 
 def _is_fault(exc: BaseException) -> bool:
@@ -403,7 +449,7 @@ def scheduler_of(rt: Any) -> Scheduler:
     if sched is None:
         if _VMCoroutine is None:
             _late_imports()
-        sched = rt.scheduler = Scheduler()
+        sched = rt.scheduler = Scheduler(rt)
     return sched
 
 
@@ -438,9 +484,9 @@ def spawn(rt: Any, f: Any, args: tuple[Any, ...] | list[Any]) -> Any:
 
 
 def _start_frame(rt: Any, sched: Scheduler, frame: Any) -> Task:
-    """Start a VM coroutine's frame as a task: its first step runs here, and its coroutine object
-    is made only if it suspends (the common trivial task returns at once: no object, no
-    StopIteration)."""
+    """Start a VM coroutine's frame as a task: its first step runs here (the common trivial task
+    returns at once: no StopIteration), and a task that suspends keeps the frame and steps it
+    itself, without a coroutine object (nothing but the task could ever resume it)."""
     saved = rt.handled
     rt.yielded = False
     sched.spawned += 1
@@ -463,10 +509,8 @@ def _start_frame(rt: Any, sched: Scheduler, frame: Any) -> Task:
     if not rt.yielded:
         return _done(sched, value, None)
     rt.yielded = False
-    coro = frame.prog.suspends(rt, frame)
-    coro._started(own if own is not saved else None)
     if rt.profiler is not None:
-        coro._on_suspend()
+        rt.profiler.suspended(frame.prog.code.qualname or frame.prog.code.name)
     free = sched.free
     if free:
         sched.reused += 1
@@ -475,7 +519,8 @@ def _start_frame(rt: Any, sched: Scheduler, frame: Any) -> Task:
         sched.made += 1
         task = Task()
         task._sched = sched
-    task._coro = coro
+    task._frame = frame  # stepped by the scheduler itself: no coroutine object (`Scheduler.step`)
+    task._handled = own if own is not saved else None
     task._loop = asyncio._get_running_loop()
     sched.suspends += 1
     sched._wait(task, value)
@@ -521,7 +566,7 @@ def task_stats(rt: Any) -> dict[str, Any]:
     """The counters `VM.stats()` reports under "tasks"."""
     sched: Scheduler | None = rt.scheduler
     if sched is None:
-        sched = Scheduler()
+        sched = Scheduler(rt)
     taken = sched.reused + sched.made
     return {
         "spawned": sched.spawned,

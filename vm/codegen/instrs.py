@@ -83,9 +83,10 @@ class InstrWriter:
     def site_cache(self) -> str:
         """A new call-site cache, a list bound to a fresh `_c<N>` name: [leaf function, its
         generated function, its frame record, {function: resolution} memo, VM function, its pool's
-        free list (None without pools), its frame maker] (see `vm.codegen.support`'s `_resolve`)."""
+        free list (None without pools), its frame maker, host function] (see
+        `vm.codegen.support`'s `_resolve`)."""
         name = f"_c{sum(1 for n in self.values if n.startswith('_c'))}"
-        self.values[name] = [None, None, None, {}, None, None, None]
+        self.values[name] = [None, None, None, {}, None, None, None, None]
         return name
 
     # -- operands ----------------------------------------------------------------------------------
@@ -202,8 +203,9 @@ class InstrWriter:
         through `_hcall`. Python functions, methods and VM functions go to the trampoline: with
         `direct` (the positional argument texts), the call site resolves them itself, once per
         function (`_resolve`, vm.codegen.support): a leaf is called right here, any other VM
-        function gets its frame here (from its program's pool) and yields it, bound; the rest
-        yield `(callee, args, kwargs)`. Anything else (a class, a callable object) is called here."""
+        function gets its frame here (from its program's pool) and yields it, bound, a function
+        that runs on the host is called right here as a builtin is; the rest yield `(callee,
+        args, kwargs)`. Anything else (a class, a callable object) is called here."""
         ft, mt, vf, bft, fb, sup = (self.use(n) for n in ("_FT", "_MT", "_VF", "_BFT", "_FB", "_super"))
         self.temps.update(t for t in ("_a", "_k") if t in (args, kw))
         self.yields = True
@@ -230,14 +232,19 @@ class InstrWriter:
                       (0, f"elif {fn} is {cache}[0]:"), *self._direct(dest, cache, direct, 1),
                       (0, "else:"), (1, f"_t = type({fn})")]
         out += [(1 + d, t) for d, t in builtin]
+        # a host function (the site's memo knows it) is called here, as a builtin is: the
+        # trampoline would only make the same call (`RegisterRuntime.host_call`)
+        in_place: Lines = [(0, f"if {rt}.handled is not None:"), (1, host),
+                           (0, "else:"), (1, f"{dest} = {native}")]
         inner: Lines = [
             (0, f"elif _t is {ft}:"),
-            (1, f"{resolve}({fn}, {n}, {cache})"),
-            *self._resolved(dest, fn, cache, direct, args, vm_call, 1),
+            (1, f"if {fn} is not {cache}[7]: {resolve}({fn}, {n}, {cache})"),
+            *self._resolved(dest, fn, cache, direct, args, vm_call, in_place, 1),
             (0, f"elif _t is {mt}:"),
             (1, f"_m = {fn}.__func__"),
-            (1, f"if _m is not {mcache}[0] and _m is not {mcache}[4]: {resolve}(_m, {n + 1}, {mcache})"),
-            *self._resolved(dest, "_m", mcache, [f"{fn}.__self__", *direct], None, vm_call, 1),
+            (1, f"if _m is not {mcache}[0] and _m is not {mcache}[4] and _m is not {mcache}[7]: "
+                f"{resolve}(_m, {n + 1}, {mcache})"),
+            *self._resolved(dest, "_m", mcache, [f"{fn}.__self__", *direct], None, vm_call, in_place, 1),
             (0, f"elif _t is {vf}:"), (1, vm_call), *tail]
         out += [(1 + d, t) for d, t in inner]
         return out
@@ -251,11 +258,12 @@ class InstrWriter:
         return [(ind, f"{dest} = yield {cache}[6]({fn}, {tup})")]
 
     def _resolved(self, dest: str, fn: str, cache: str, direct: list[str], args: str | None, vm_call: str,
-                  ind: int) -> Lines:
-        """The three ways a resolved callee `fn` goes (see `call_lines`)."""
+                  in_place: Lines, ind: int) -> Lines:
+        """The four ways a resolved callee `fn` goes (see `call_lines`)."""
         tup = args if args is not None else f"({', '.join(direct)}{',' if len(direct) == 1 else ''})"
         return [(ind, f"if {fn} is {cache}[4]:"), *self._frame(dest, fn, cache, tup, ind + 1),
                 (ind, f"elif {fn} is {cache}[0]:"), *self._direct(dest, cache, direct, ind + 1),
+                (ind, f"elif {fn} is {cache}[7]:"), *[(ind + 1 + d, t) for d, t in in_place],
                 (ind, "else:"), (ind + 1, vm_call)]
 
     def _direct(self, dest: str, cache: str, args: list[str], ind: int) -> Lines:

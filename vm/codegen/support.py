@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HELPERS", "RETURN", "namespace"]
 
+#: A call-site memo's entry for a function that runs on the host (see `_resolve`).
+_HOST: Any = ("host",)
+
 
 class _Return:
     """What a pooled frame yields to the trampoline when its activation returns (the value is in
@@ -230,9 +233,10 @@ def _bound(rt: RegisterRuntime) -> dict[str, Callable[..., Any]]:
         function: the site's memo, `cache[3]`, remembers it). A leaf taking exactly those
         arguments goes to the site's leaf slots (it is then called in place), any other VM
         function taking exactly those to its frame slots (the site takes its frame from the
-        program's pool and yields it, bound); the rest (a generator or coroutine, other
-        arguments, code that runs on the host) to neither: the call yields to the trampoline,
-        which binds as CPython does. Compiling `f` may fail: a VMFault, as for any call."""
+        program's pool and yields it, bound), a function that runs on the host to the host slot
+        (the site calls it in place); the rest (a generator or coroutine, other arguments) to
+        none: the call yields to the trampoline, which binds as CPython does. Compiling `f` may
+        fail: a VMFault, as for any call."""
         if type(f) is not types.FunctionType:  # a method of a VM function or of a builtin
             return
         memo = cache[3]
@@ -242,7 +246,9 @@ def _bound(rt: RegisterRuntime) -> dict[str, Callable[..., Any]]:
             known = programs.get(id(code))
             prog: Any = known[1] if known is not None and known[0] is code else rt._compile_callee(f)
             entry = None
-            if (prog is not None and prog.suspends is None and prog.simple and prog.argcount == nargs):
+            if prog is None:
+                entry = _HOST
+            elif prog.suspends is None and prog.simple and prog.argcount == nargs:
                 if prog.leaf:
                     from vm.register_vm import RFrame
 
@@ -256,7 +262,9 @@ def _bound(rt: RegisterRuntime) -> dict[str, Callable[..., Any]]:
             memo[f] = entry
         if entry is None:
             return
-        if entry[0]:
+        if entry is _HOST:
+            cache[7] = f
+        elif entry[0]:
             cache[0], cache[1], cache[2] = f, entry[1], entry[2]
         else:
             cache[4], cache[5], cache[6] = f, entry[1], entry[2]
