@@ -110,6 +110,27 @@ func @cancel_parked(%f, %cancel, %log) flags(coroutine) {
   ret %r1
 }
 
+func @two(%n, %f, %g) flags(coroutine) {
+^entry:
+  %i = const 0
+  %s = const 0
+  br ^head
+^head:
+  %c = lt %i, %n
+  cbr %c, ^body, ^exit
+^body:
+  %t1 = spawn %f, %i
+  %t2 = spawn %g, %i, 10
+  %r1 = await %t1
+  %r2 = await %t2
+  %s = add %s, %r1
+  %s = add %s, %r2
+  %i = add %i, 1
+  br ^head
+^exit:
+  ret %s
+}
+
 func @fan3(%f, %log) flags(coroutine) {
 ^entry:
   %t1 = spawn %f, %log, "a"
@@ -432,3 +453,33 @@ def test_a_pending_task_nothing_steps_again_is_closed(mode: str, level: int) -> 
     del task
     gc.collect()
     assert log == ["finally ran"]
+
+
+async def add_later(a: Any, b: Any) -> Any:
+    await asyncio.sleep(0)
+    return a + b
+
+
+async def add_default(a: Any, b: Any, c: Any = 100) -> Any:
+    return a + b + c
+
+
+@pytest.mark.parametrize("pools", [True, False])
+@pytest.mark.parametrize("level", [0, 2])
+def test_spawn_sites_start_the_frames_of_functions_they_know(pools: bool, level: int) -> None:
+    # a SPAWN site (and the scheduler, for the function spawned last) starts a known coroutine
+    # function's frame itself; leaves, suspending ones, binding with defaults, a wrong argument
+    # count and a changed callee all still go as a call would, and pools count every use
+    machine = vm.VM(mode="register", opt_level=level, pools=pools)
+    code = _code("two")
+    want = {(trivial, add_later): 70, (trivial, add_default): 570}
+    for f, g in [(trivial, add_later), (trivial, add_later), (trivial, add_default), (trivial, add_later)]:
+        assert machine.run(code, 5, f, g, globals={}) == want[f, g]
+    with pytest.raises(TypeError, match=r"add_later\(\) missing 1 required positional argument: 'b'"):
+        machine.run(code, 3, add_later, add_later, globals={})
+    stats = machine.stats()
+    assert stats["calls"] == 4 * 11 + 2  # each run's frame and its spawns (the failing run: one binds)
+    assert stats["tasks"]["spawned"] == 4 * 10 + 2
+    if pools:
+        uses = {name: p["hits"] + p["misses"] for name, p in stats["pools"]["per_code"].items()}
+        assert uses == {"trivial": 20, "add_later": 16, "add_default": 5, "two": 5}

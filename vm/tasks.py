@@ -44,11 +44,12 @@ import collections
 import contextvars
 import sys
 from collections.abc import Callable, Generator
+from types import FunctionType
 from typing import Any
 
 from zir.ops import get_awaitable
 
-__all__ = ["Scheduler", "Task", "scheduler_of", "spawn", "spawn_handler", "task_stats"]
+__all__ = ["Scheduler", "Task", "scheduler_of", "spawn", "spawn_handler", "start_frame", "task_stats"]
 
 _PENDING, _DONE, _CANCELLED = range(3)
 #: Idle task objects a scheduler keeps for reuse.
@@ -238,6 +239,9 @@ class Scheduler:
         #: The VM runtime whose tasks these are.
         self.rt = rt
         self.free: list[Task] = []
+        #: The coroutine function spawned last, when its frames need no binding: [function, its
+        #: pool's free list (None without pools), its frame maker, positional arguments] (`spawn`).
+        self.known: list[Any] = [None, None, None, -1]
         self.spawned = 0  #: tasks started by SPAWN
         self.fast_path = 0  #: AWAITs that found the task already done (no suspension)
         self.eager = 0  #: tasks that finished inside SPAWN, without ever suspending
@@ -453,17 +457,35 @@ def scheduler_of(rt: Any) -> Scheduler:
     return sched
 
 
-def spawn(rt: Any, f: Any, args: tuple[Any, ...] | list[Any]) -> Any:
-    """SPAWN: the future of `f(*args)` started as a VM task (see the module docstring)."""
+def spawn(rt: Any, f: Any, args: tuple[Any, ...] | list[Any], site: list[Any] | None = None) -> Any:
+    """SPAWN: the future of `f(*args)` started as a VM task (see the module docstring). `site`, a
+    register-code SPAWN's cache, learns a VM coroutine function it can start by itself: [the
+    function, its pool's free list (None: take from the maker), its frame maker] (vm.codegen.suspend)."""
     sched = rt.scheduler
     if sched is None:
         sched = scheduler_of(rt)
+    known = sched.known
+    if f is known[0] and len(args) == known[3]:  # the function spawned last: start its frame here
+        if site is not None:
+            site[0], site[1], site[2] = f, known[1], known[2]
+        free = known[1]
+        if free is None:
+            frame = known[2](f, args)
+        else:
+            frame = free.pop() if free else known[2]()
+            frame.func, frame.args = f, args
+        rt.frames += 1
+        return start_frame(rt, frame)
     try:
         frame = rt.frame_for_call(f, args, None)
         if frame is not None:
             kind = frame.prog.suspends
             if kind is not None and kind._zir_coroutine:
-                return _start_frame(rt, sched, frame)
+                if type(f) is FunctionType and hasattr(rt, "plain_frames"):
+                    _learn(rt, known, f, frame.prog, len(args))
+                    if site is not None:
+                        site[0], site[1], site[2] = known[0], known[1], known[2]
+                return start_frame(rt, frame)
         if frame is not None and frame.prog.suspends is not None:
             coro: Any = frame.prog.suspends(rt, frame)
         elif frame is not None:
@@ -483,10 +505,31 @@ def spawn(rt: Any, f: Any, args: tuple[Any, ...] | list[Any]) -> Any:
     return sched.start(coro)
 
 
-def _start_frame(rt: Any, sched: Scheduler, frame: Any) -> Task:
+def _learn(rt: Any, known: list[Any], f: FunctionType, prog: Any, nargs: int) -> None:
+    """Remember register-VM coroutine function `f` as the one spawned last (`Scheduler.known`),
+    when its frames can be started without binding: `nargs` positional arguments, its parameters."""
+    if not (prog.spec.simple and prog.argcount == nargs):
+        known[0] = None
+        return
+    pool = prog.pool
+    if pool is not None:  # a pooled frame is popped from `free`, or the pool's `take` makes one
+        # (a leaf's frames come from `take` alone, which counts their uses: an empty list)
+        known[:] = f, _ALWAYS_EMPTY if prog.leaf else pool.free, pool.take, nargs
+    elif not prog.leaf:  # no pools: the program's maker makes the frame with its arguments
+        known[:] = f, None, rt.plain_frames(prog), nargs
+    else:  # (a leaf's record without pools is `activation`'s to make)
+        known[0] = None
+
+
+#: The free list `Scheduler.known` holds for a leaf program (never appended to).
+_ALWAYS_EMPTY: list[Any] = []
+
+
+def start_frame(rt: Any, frame: Any) -> Task:
     """Start a VM coroutine's frame as a task: its first step runs here (the common trivial task
     returns at once: no StopIteration), and a task that suspends keeps the frame and steps it
     itself, without a coroutine object (nothing but the task could ever resume it)."""
+    sched = rt.scheduler
     saved = rt.handled
     rt.yielded = False
     sched.spawned += 1

@@ -89,6 +89,13 @@ class InstrWriter:
         self.values[name] = [None, None, None, {}, None, None, None, None]
         return name
 
+    def spawn_site(self) -> str:
+        """A new SPAWN site cache, a list bound to a fresh `_sp<N>` name: [VM coroutine function, its
+        pool's free list, its frame maker] (see `vm.tasks.spawn`)."""
+        name = f"_sp{sum(1 for n in self.values if n.startswith('_sp'))}"
+        self.values[name] = [None, None, None]
+        return name
+
     # -- operands ----------------------------------------------------------------------------------
 
     def use(self, name: str) -> str:

@@ -10,7 +10,8 @@ after the `yield`, so a thrown exception is caught by the block's handler like a
     yield_from: r0 = yield from delegate(r1, r2)      # Python's yield from passes throw/close on
     await:      r0 = r1._zir_take() if r1 is a finished task, else
                 r0 = yield from delegate(get_awaitable(r1), None)
-    spawn:      r0 = spawn(_rt, r1, (r2, r3))
+    spawn:      r0 = start_frame(_rt, <r1's frame, bound>) if r1 is the site's function, else
+                r0 = spawn(_rt, r1, (r2, r3), <site cache>)
 
 Importing this module registers these forms with `vm.codegen.instrs` (the register VM imports it).
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from vm.codegen.instrs import InstrWriter, Lines, _by_name
 from vm.generators import SUSPEND, delegate
-from vm.tasks import Task, spawn
+from vm.tasks import Task, spawn, start_frame
 from zir.ops import get_awaitable
 from zir.regcode import RInstr
 
@@ -52,7 +53,20 @@ def _await(w: InstrWriter, i: RInstr) -> Lines:
 
 @_by_name("spawn")
 def _spawn(w: InstrWriter, i: RInstr) -> Lines:
+    # the VM coroutine function this site started last is started here: its frame from its pool
+    # (or its maker), bound, straight to `start_frame`; anything else through `spawn`, which
+    # learns a function the site can start (vm/tasks.py)
     f = w.op(i.args[0])
     args = [w.op(a) for a in i.args[1:]]
     tup = f"({', '.join(args)}{',' if len(args) == 1 else ''})"
-    return [(0, f"{w.op(i.dest)} = {w.const(spawn)}({w.use('_rt')}, {f}, {tup})")]
+    dest, rt, start = w.op(i.dest), w.use("_rt"), w.const(start_frame)
+    site = w.spawn_site()
+    w.temps.add("_fr")
+    if w.pooled:  # (a leaf program's free list here is always empty: its pool's `take` counts uses)
+        make = [(1, f"_fr = {site}[1].pop() if {site}[1] else {site}[2]()"),
+                (1, f"_fr.func = {f}"), (1, f"_fr.args = {tup}")]
+    else:
+        make = [(1, f"_fr = {site}[2]({f}, {tup})")]
+    return [(0, f"if {f} is {site}[0]:"), *make,
+            (1, f"{rt}.frames += 1"), (1, f"{dest} = {start}({rt}, _fr)"),
+            (0, "else:"), (1, f"{dest} = {w.const(spawn)}({rt}, {f}, {tup}, {site})")]
