@@ -273,6 +273,55 @@ async def awaits_custom_awaitable() -> list[Any]:
     return [await Later(1), await Later("two")]
 
 
+async def awaits_odd_iterators(shared: list[Any]) -> list[Any]:
+    # awaitables whose iterators are not generators: no `send` (SEND calls `__next__`), a `throw`
+    # that answers the exception thrown into the awaiting frame, a `close` that closing it reaches
+    class Listed:
+        def __await__(self) -> Any:
+            return iter([None, None])
+
+    class Answering:
+        def __init__(self, tag: str) -> None:
+            self.tag = tag
+
+        def __await__(self) -> Any:
+            return self
+
+        def __iter__(self) -> Any:
+            return self
+
+        def __next__(self) -> Any:
+            return None
+
+        def send(self, value: Any) -> Any:
+            shared.append((self.tag, "send", value))
+            return None
+
+        def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+            shared.append((self.tag, "throw", type(typ).__name__))
+            raise StopIteration(f"{self.tag} answered")
+
+        def close(self) -> None:
+            shared.append((self.tag, "close"))
+
+    async def waits(tag: str) -> Any:
+        try:
+            return await Answering(tag)
+        finally:
+            shared.append((tag, "finally"))
+
+    shared.append(await Listed())
+    t = asyncio.ensure_future(waits("cancelled"))
+    await asyncio.sleep(0)
+    t.cancel()
+    await asyncio.sleep(0)
+    shared.append((t.done(), t.cancelled(), t.result() if t.done() and not t.cancelled() else None))
+    c = waits("closed")
+    c.send(None)
+    c.close()
+    return shared
+
+
 def doubled(x: int) -> int:
     return x * 2
 
@@ -325,6 +374,7 @@ PROGRAMS: list[tuple[Any, tuple[Any, ...]]] = [
     (async_comprehensions, (4,)), (exceptions_cross_awaits, ()), (bad_awaits, (0,)), (bad_awaits, (1,)),
     (bad_awaits, (2,)), (bad_awaits, (3,)), (bad_awaits, (4,)), (queues_and_events, (3,)),
     (shared_order, ([],)), (awaits_custom_awaitable, ()), (resumed_steps, ([],)),
+    (awaits_odd_iterators, ([],)),
 ]
 
 

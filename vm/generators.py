@@ -37,7 +37,8 @@ from vm.tasks import Task
 from zir.bytecode.code import COROUTINE, GENERATOR, Code
 from zir.ops import get_awaitable
 
-__all__ = ["CONTINUE", "SUSPEND", "Resume", "VMCoroutine", "VMGenerator", "advance", "delegate", "kind_of",
+__all__ = ["CONTINUE", "SENDS", "SUSPEND", "SUSPEND_NONE", "Resume", "VMCoroutine", "VMGenerator", "advance",
+           "await_step", "delegate", "kind_of",
            "resume_with", "step_await", "step_yield", "step_yield_from", "throw_value"]
 
 
@@ -71,7 +72,7 @@ class Resume:
 def _send(it: Any, value: Any) -> Any:
     """One step of `yield from` (3.11's SEND): `send` for generators and coroutines (VM or native)
     and for any value but None, else `__next__`."""
-    if value is None and type(it) not in _SENDS:
+    if value is None and type(it) not in SENDS:
         return type(it).__next__(it)
     return it.send(value)
 
@@ -149,7 +150,7 @@ def delegate(it: Any, value: Any) -> Generator[Any, Any, Any]:
     """`yield from it` for a register-mode frame, starting by sending `value`: each item goes to
     the trampoline as a suspension; what is sent back goes in. `throw`/`close` arrive here through
     the frame's own `yield from delegate(...)` and are passed on as `_gen_throw` passes them."""
-    sends = type(it) in _SENDS
+    sends = type(it) in SENDS
     while True:
         try:
             # `_send`, inlined: one call less per step
@@ -159,7 +160,7 @@ def delegate(it: Any, value: Any) -> Generator[Any, Any, Any]:
         while True:
             try:
                 # a bare `yield` (asyncio.sleep(0)) suspends with one shared request: no tuple
-                value = yield _SUSPEND_NONE if item is None else (SUSPEND, item, None)
+                value = yield SUSPEND_NONE if item is None else (SUSPEND, item, None)
                 break
             except BaseException as exc:  # noqa: BLE001 -- thrown in: the delegate decides
                 if _is_fault(exc):
@@ -171,7 +172,19 @@ def delegate(it: Any, value: Any) -> Generator[Any, Any, Any]:
 
 
 #: The request of a suspension that yields None.
-_SUSPEND_NONE = (SUSPEND, None, None)
+SUSPEND_NONE = (SUSPEND, None, None)
+
+
+def await_step(it: Any, value: Any, exc: BaseException | None) -> Any:
+    """One step of register code's inline `await` loop (vm.codegen.suspend) that is not a plain
+    `it.send(value)`: the exception thrown into the frame where it waits (`exc`) goes on into
+    `it` (`_gen_throw`'s rules, `throw_value`; a VM fault goes through untouched), or `it` has no
+    `send` worth calling (3.11's SEND calls `__next__` for None)."""
+    if exc is not None:
+        if _is_fault(exc):
+            raise exc
+        return throw_value(it, exc)
+    return _send(it, value)
 
 
 def _is_fault(exc: BaseException) -> bool:
@@ -431,7 +444,7 @@ collections.abc.Generator.register(VMGenerator)
 collections.abc.Coroutine.register(VMCoroutine)
 
 #: Iterators that `yield from` always drives with `send` (3.11's SEND fast path).
-_SENDS = frozenset({VMGenerator, VMCoroutine, types.GeneratorType, types.CoroutineType})
+SENDS = frozenset({VMGenerator, VMCoroutine, types.GeneratorType, types.CoroutineType})
 
 
 def _exception_of(typ: Any, val: Any, tb: Any) -> BaseException:

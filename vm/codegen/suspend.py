@@ -8,8 +8,8 @@ after the `yield`, so a thrown exception is caught by the block's handler like a
 
     yield:      r0 = yield (SUSPEND, r1, None)
     yield_from: r0 = yield from delegate(r1, r2)      # Python's yield from passes throw/close on
-    await:      r0 = r1._zir_take() if r1 is a finished task, else
-                r0 = yield from delegate(get_awaitable(r1), None)
+    await:      r0 = r1._zir_take() if r1 is a finished task, else `delegate`'s loop inline over
+                get_awaitable(r1), each item suspending as `yield` does
     spawn:      r0 = start_frame(_rt, <r1's frame, bound>) if r1 is the site's function, else
                 r0 = spawn(_rt, r1, (r2, r3), <site cache>)
 
@@ -19,7 +19,7 @@ Importing this module registers these forms with `vm.codegen.instrs` (the regist
 from __future__ import annotations
 
 from vm.codegen.instrs import InstrWriter, Lines, _by_name
-from vm.generators import SUSPEND, delegate
+from vm.generators import SENDS, SUSPEND, SUSPEND_NONE, await_step, delegate
 from vm.tasks import Task, spawn, start_frame
 from zir.ops import get_awaitable
 from zir.regcode import RInstr
@@ -42,13 +42,33 @@ def _yield_from(w: InstrWriter, i: RInstr) -> Lines:
 
 @_by_name("await")
 def _await(w: InstrWriter, i: RInstr) -> Lines:
-    # the fast path (a finished VM task) inline; else `yield from` the awaitable's iterator
+    # the fast path (a finished VM task) inline; else the awaitable's iterator driven right here,
+    # each item yielded to the trampoline as a suspension (a bare `yield` with one shared
+    # request), what is sent back sent on into the iterator, what is thrown in thrown on into it
+    # (`await_step`): `delegate`'s loop without a generator of its own
     w.yields = True
-    t = w.op(i.args[0])
+    w.temps.update(("_it", "_av", "_ax", "_ay"))
+    t, dest = w.op(i.args[0]), w.op(i.dest)
+    sends = w.const(SENDS)
     return [(0, f"if type({t}) is {w.const(Task)} and {t}._state:"),
-            (1, f"{w.op(i.dest)} = {t}._zir_take()"),
+            (1, f"{dest} = {t}._zir_take()"),
             (0, "else:"),
-            (1, f"{w.op(i.dest)} = yield from {w.const(delegate)}({w.const(get_awaitable)}({t}), None)")]
+            (1, f"_it = {w.const(get_awaitable)}({t})"),
+            (1, "_av = _ax = None"),
+            (1, "while True:"),
+            (2, "try:"),
+            (3, f"if _ax is None and (_av is not None or type(_it) in {sends}):"),
+            (4, "_ay = _it.send(_av)"),
+            (3, "else:"),
+            (4, f"_ay = {w.const(await_step)}(_it, _av, _ax)"),
+            (2, "except StopIteration as _ae:"),
+            (3, f"{dest} = _ae.value"),
+            (3, "break"),
+            (2, "try:"),
+            (3, f"_av = yield {w.const(SUSPEND_NONE)} if _ay is None else ({w.const(SUSPEND)}, _ay, None)"),
+            (3, "_ax = None"),
+            (2, "except BaseException as _ae:"),
+            (3, "_av, _ax = None, _ae")]
 
 
 @_by_name("spawn")
