@@ -17,8 +17,8 @@ How a frame suspends (the three suspending rows of the opcode table: `yield`, `y
 * register mode: the generated generator function yields `(SUSPEND, value, None)` to the trampoline
   (a call request whose callee is the `SUSPEND` marker), which returns the value from the run with
   `runtime.yielded` set; resuming sends the value into the generated generator or throws the
-  exception into it (`delegate` is the `yield from` loop written as a Python generator, so Python's
-  own `yield from` forwards `throw` and `close` into it).
+  exception into it. `yield from` is its SEND loop written out in the generated code
+  (vm.codegen.suspend), with `await_step` for what is thrown in.
 
 The semantics follow CPython 3.11's `Objects/genobject.c` (`gen_send_ex2`, `_gen_throw`,
 `gen_close`; PEP 342 `send`/`throw`/`close`, PEP 380 `yield from`, PEP 479 StopIteration
@@ -30,7 +30,6 @@ from __future__ import annotations
 import collections.abc
 import sys
 import types
-from collections.abc import Generator
 from typing import Any
 
 from vm.tasks import Task
@@ -38,7 +37,7 @@ from zir.bytecode.code import COROUTINE, GENERATOR, Code
 from zir.ops import get_awaitable
 
 __all__ = ["CONTINUE", "SENDS", "SUSPEND", "SUSPEND_NONE", "Resume", "VMCoroutine", "VMGenerator", "advance",
-           "await_step", "delegate", "kind_of",
+           "await_step", "kind_of",
            "resume_with", "step_await", "step_yield", "step_yield_from", "throw_value"]
 
 
@@ -146,37 +145,12 @@ _getrefcount = sys.getrefcount
 
 # -- register mode -----------------------------------------------------------------------------------
 
-def delegate(it: Any, value: Any) -> Generator[Any, Any, Any]:
-    """`yield from it` for a register-mode frame, starting by sending `value`: each item goes to
-    the trampoline as a suspension; what is sent back goes in. `throw`/`close` arrive here through
-    the frame's own `yield from delegate(...)` and are passed on as `_gen_throw` passes them."""
-    sends = type(it) in SENDS
-    while True:
-        try:
-            # `_send`, inlined: one call less per step
-            item = it.send(value) if sends or value is not None else type(it).__next__(it)
-        except StopIteration as stop:
-            return stop.value
-        while True:
-            try:
-                # a bare `yield` (asyncio.sleep(0)) suspends with one shared request: no tuple
-                value = yield SUSPEND_NONE if item is None else (SUSPEND, item, None)
-                break
-            except BaseException as exc:  # noqa: BLE001 -- thrown in: the delegate decides
-                if _is_fault(exc):
-                    raise
-                try:
-                    item = throw_value(it, exc)
-                except StopIteration as stop:
-                    return stop.value
-
-
 #: The request of a suspension that yields None.
 SUSPEND_NONE = (SUSPEND, None, None)
 
 
 def await_step(it: Any, value: Any, exc: BaseException | None) -> Any:
-    """One step of register code's inline `await` loop (vm.codegen.suspend) that is not a plain
+    """One step of register code's `yield from` loop (vm.codegen.suspend) that is not a plain
     `it.send(value)`: the exception thrown into the frame where it waits (`exc`) goes on into
     `it` (`_gen_throw`'s rules, `throw_value`; a VM fault goes through untouched), or `it` has no
     `send` worth calling (3.11's SEND calls `__next__` for None)."""

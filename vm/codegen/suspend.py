@@ -7,9 +7,9 @@ VM generator's `send`, vm/generators.py), and the next `send`/`throw` into the f
 after the `yield`, so a thrown exception is caught by the block's handler like any other.
 
     yield:      r0 = yield (SUSPEND, r1, None)
-    yield_from: r0 = yield from delegate(r1, r2)      # Python's yield from passes throw/close on
-    await:      r0 = r1._zir_take() if r1 is a finished task, else `delegate`'s loop inline over
-                get_awaitable(r1), each item suspending as `yield` does
+    yield_from: r0 = yield from r1 (sending r2 first), the SEND loop written out: each item r1
+                yields suspends the frame as `yield` does, what is thrown in goes on into r1
+    await:      r0 = r1._zir_take() if r1 is a finished task, else yield_from get_awaitable(r1)
     spawn:      r0 = start_frame(_rt, <r1's frame, bound>) if r1 is the site's function, else
                 r0 = spawn(_rt, r1, (r2, r3), <site cache>)
 
@@ -19,7 +19,7 @@ Importing this module registers these forms with `vm.codegen.instrs` (the regist
 from __future__ import annotations
 
 from vm.codegen.instrs import InstrWriter, Lines, _by_name
-from vm.generators import SENDS, SUSPEND, SUSPEND_NONE, await_step, delegate
+from vm.generators import SENDS, SUSPEND, SUSPEND_NONE, await_step
 from vm.tasks import Task, spawn, start_frame
 from zir.ops import get_awaitable
 from zir.regcode import RInstr
@@ -35,40 +35,43 @@ def _yield(w: InstrWriter, i: RInstr) -> Lines:
 
 @_by_name("yield_from")
 def _yield_from(w: InstrWriter, i: RInstr) -> Lines:
-    w.yields = True
     it, value = (w.op(a) for a in i.args)
-    return [(0, f"{w.op(i.dest)} = yield from {w.const(delegate)}({it}, {value})")]
+    return _drive(w, w.op(i.dest), it, value)
 
 
 @_by_name("await")
 def _await(w: InstrWriter, i: RInstr) -> Lines:
-    # the fast path (a finished VM task) inline; else the awaitable's iterator driven right here,
-    # each item yielded to the trampoline as a suspension (a bare `yield` with one shared
-    # request), what is sent back sent on into the iterator, what is thrown in thrown on into it
-    # (`await_step`): `delegate`'s loop without a generator of its own
-    w.yields = True
-    w.temps.update(("_it", "_av", "_ax", "_ay"))
+    # the fast path (a finished VM task) inline; else `yield from` the awaitable's iterator
     t, dest = w.op(i.args[0]), w.op(i.dest)
-    sends = w.const(SENDS)
     return [(0, f"if type({t}) is {w.const(Task)} and {t}._state:"),
             (1, f"{dest} = {t}._zir_take()"),
             (0, "else:"),
-            (1, f"_it = {w.const(get_awaitable)}({t})"),
-            (1, "_av = _ax = None"),
-            (1, "while True:"),
-            (2, "try:"),
-            (3, f"if _ax is None and (_av is not None or type(_it) in {sends}):"),
-            (4, "_ay = _it.send(_av)"),
-            (3, "else:"),
-            (4, f"_ay = {w.const(await_step)}(_it, _av, _ax)"),
-            (2, "except StopIteration as _ae:"),
-            (3, f"{dest} = _ae.value"),
-            (3, "break"),
-            (2, "try:"),
-            (3, f"_av = yield {w.const(SUSPEND_NONE)} if _ay is None else ({w.const(SUSPEND)}, _ay, None)"),
-            (3, "_ax = None"),
-            (2, "except BaseException as _ae:"),
-            (3, "_av, _ax = None, _ae")]
+            *[(1 + d, line) for d, line in _drive(w, dest, f"{w.const(get_awaitable)}({t})", "None")]]
+
+
+def _drive(w: InstrWriter, dest: str, it: str, value: str) -> Lines:
+    """`dest = yield from it`, starting by sending `value`, written out (3.11's SEND loop; PEP
+    380): each item `it` yields is a suspension of the frame (a request to the trampoline; a bare
+    `yield` has one shared request), what is sent back goes on into `it`, what is thrown in is
+    thrown on into it (`await_step`, `_gen_throw`'s rules), and its return value is the result."""
+    w.yields = True
+    w.temps.update(("_it", "_av", "_ax", "_ay"))
+    return [(0, f"_it = {it}"),
+            (0, f"_av, _ax = {value}, None"),
+            (0, "while True:"),
+            (1, "try:"),
+            (2, f"if _ax is None and (_av is not None or type(_it) in {w.const(SENDS)}):"),
+            (3, "_ay = _it.send(_av)"),
+            (2, "else:"),
+            (3, f"_ay = {w.const(await_step)}(_it, _av, _ax)"),
+            (1, "except StopIteration as _ae:"),
+            (2, f"{dest} = _ae.value"),
+            (2, "break"),
+            (1, "try:"),
+            (2, f"_av = yield {w.const(SUSPEND_NONE)} if _ay is None else ({w.const(SUSPEND)}, _ay, None)"),
+            (2, "_ax = None"),
+            (1, "except BaseException as _ae:"),
+            (2, "_av, _ax = None, _ae")]
 
 
 @_by_name("spawn")
