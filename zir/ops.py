@@ -206,7 +206,7 @@ def _is_native_coroutine(obj: Any) -> bool:
 def get_awaitable(obj: Any, flags: int = 0) -> Any:
     """GET_AWAITABLE: the iterator `await obj` drives (`_PyCoro_GetAwaitableIter`); `flags` 1/2 say
     the object came from `__aenter__`/`__aexit__`, for the error message."""
-    if _is_native_coroutine(obj):
+    if type(obj) is types.CoroutineType or _is_native_coroutine(obj):  # (the commonest, without a call)
         return obj
     method = getattr(type(obj), "__await__", None)
     if method is None:
