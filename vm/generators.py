@@ -257,22 +257,14 @@ class _Suspendable:
     # -- running the frame -------------------------------------------------------------------------
 
     def _resume(self, value: Any, exc: BaseException | None) -> Any:
+        """Run the frame on from where it stopped (from its start when created) with `value` sent
+        in or `exc` thrown in: return what it yields next, or raise StopIteration with what it
+        returns (a StopIteration leaving the frame is PEP 479's RuntimeError)."""
         state = self._state
         if state == _RUNNING:
             raise ValueError(f"{self._what} already executing")
         if state == _CLOSED:
             return self._closed_resume(exc)
-        value = self._advance(state, value, exc)
-        if self._state == _SUSPENDED:
-            return value
-        if value is None:
-            raise StopIteration
-        raise StopIteration(value)
-
-    def _advance(self, state: int, value: Any, exc: BaseException | None) -> Any:
-        """Run the frame from `state` (created or suspended) to its next suspension (the state is
-        then _SUSPENDED and the result what it yielded) or its return (_CLOSED, the return value).
-        A VM task's scheduler calls this directly: a return is no StopIteration to raise and catch."""
         rt = self._rt
         self._state = _RUNNING
         try:
@@ -291,12 +283,9 @@ class _Suspendable:
             return value
         self._state = _CLOSED
         self._frame = None
-        return value
-
-    def _started(self, exc: BaseException | None) -> None:
-        """Mark the frame as already run up to a suspension (a task's first step ran it)."""
-        self._state = _SUSPENDED
-        self._exc = exc
+        if value is None:
+            raise StopIteration
+        raise StopIteration(value)
 
     def _stop_error(self, stop: StopIteration) -> RuntimeError:
         err = RuntimeError(f"{self._what} raised StopIteration")

@@ -314,12 +314,6 @@ class Scheduler:
                 rt.yielded = False
                 if rt.profiler is not None:
                     rt.profiler.suspended(frame.prog.code.qualname or frame.prog.code.name)
-            elif type(coro) is _VMCoroutine and coro._state == _COROUTINE_SUSPENDED:
-                # a VM coroutine, run on without the StopIteration of its `send`/`throw`
-                yielded = coro._advance(_COROUTINE_SUSPENDED, None, exc)
-                if coro._state != _COROUTINE_SUSPENDED:
-                    task._finish(_DONE, yielded, None)
-                    return
             else:
                 yielded = coro.send(None) if exc is None else coro.throw(exc)
         except StopIteration as stop:
@@ -429,15 +423,13 @@ class Scheduler:
 
 
 def _late_imports() -> None:
-    """vm.generators imports this module; its names are bound here once both are loaded."""
-    global _VMCoroutine, _COROUTINE_SUSPENDED, _advance
-    from vm.generators import _SUSPENDED, VMCoroutine, advance
+    """vm.generators imports this module; its `advance` is bound here once both are loaded."""
+    global _advance
+    from vm.generators import advance
 
-    _VMCoroutine, _COROUTINE_SUSPENDED, _advance = VMCoroutine, _SUSPENDED, advance
+    _advance = advance
 
 
-_VMCoroutine: Any = None
-_COROUTINE_SUSPENDED = -1
 _advance: Any = None
 
 
@@ -451,7 +443,7 @@ def scheduler_of(rt: Any) -> Scheduler:
     """The scheduler of a VM runtime (made on first use)."""
     sched: Scheduler | None = rt.scheduler
     if sched is None:
-        if _VMCoroutine is None:
+        if _advance is None:
             _late_imports()
         sched = rt.scheduler = Scheduler(rt)
     return sched
