@@ -12,14 +12,17 @@ the configurations interleaved (one run of each per round):
   `await asyncio.gather(*[work(k) for k in range(1000)])`; once with `work` returning at once and
   once with `work` suspending for one turn of the event loop (`await asyncio.sleep(0)`).
 
-`--json PATH` writes the figures; `--quick` makes everything small (checks the tool). Nothing here
-asserts a speed: docs/performance.md records what it printed, with the command.
+`--phases` prints instead where a register run of the suspending fan-out spends its time (until the
+scheduler's first round, in the rounds, after them, in the garbage collector). `--json PATH` writes
+the figures; `--quick` makes everything small (checks the tool). Nothing here asserts a speed:
+docs/performance.md records what it printed, with the command.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import sys
@@ -33,6 +36,7 @@ if __package__ in (None, ""):  # run as `python tools/bench_async.py`: make `too
 
 import passes  # noqa: E402
 import vm  # noqa: E402
+import vm.tasks  # noqa: E402
 import zir  # noqa: E402
 
 MODES = ("register", "stack")
@@ -154,6 +158,62 @@ def bench_fan_out(n: int, repeat: int) -> dict[str, Any]:
     return out
 
 
+def fan_out_phases(n: int, repeat: int) -> dict[str, float]:
+    """Where a register-mode run of the suspending fan-out spends its time (medians, ms): until
+    the scheduler's first round (the SPAWNs, each a first step up to the `asyncio.sleep(0)`), in
+    the rounds (the second steps), after them (the AWAITs, the end of the run), and in the garbage
+    collector (`gc.callbacks`), against the host's whole gather run and its collections."""
+    fan = fan_out_function(n)
+    code = batched_code(fan)
+    m = vm.VM(mode="register", opt_level=2)
+    sched = vm.tasks.scheduler_of(m._runtime)
+    marks: dict[str, float] = {}
+    run_round = sched._run_round
+
+    def timed_round(tasks: list[Any]) -> None:  # the instance's own attribute: what `_park` schedules
+        marks.setdefault("first", time.perf_counter())
+        run_round(tasks)
+        marks["last"] = time.perf_counter()
+
+    sched._run_round = timed_round  # type: ignore[method-assign]
+    gc_time = [0.0, 0.0]
+
+    def collecting(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_time[1] = time.perf_counter()
+        else:
+            gc_time[0] += time.perf_counter() - gc_time[1]
+
+    async def host() -> int:
+        return sum(await asyncio.gather(*[suspending(k) for k in range(n)]))
+
+    m.run(code, suspending, globals=fan.__globals__)
+    asyncio.run(host())
+    out: dict[str, list[float]] = {k: [] for k in ("total", "spawns", "rounds", "after", "gc",
+                                                    "host_total", "host_gc")}
+    gc.callbacks.append(collecting)
+    try:
+        for _ in range(repeat):
+            marks.clear()
+            gc_time[0] = 0.0
+            t0 = time.perf_counter()
+            m.run(code, suspending, globals=fan.__globals__)
+            t1 = time.perf_counter()
+            out["total"].append(t1 - t0)
+            out["spawns"].append(marks["first"] - t0)
+            out["rounds"].append(marks["last"] - marks["first"])
+            out["after"].append(t1 - marks["last"])
+            out["gc"].append(gc_time[0])
+            gc_time[0] = 0.0
+            t0 = time.perf_counter()
+            asyncio.run(host())
+            out["host_total"].append(time.perf_counter() - t0)
+            out["host_gc"].append(gc_time[0])
+    finally:
+        gc.callbacks.remove(collecting)
+    return {k: statistics.median(v) * 1e3 for k, v in out.items()}
+
+
 def print_report(spawn: dict[str, Any], fan: dict[str, Any]) -> None:
     print(f"SPAWN/AWAIT: spawn+await of a trivial task, {spawn['iterations']} times (median per iteration)")
     print(f"  host asyncio.ensure_future + await     {spawn['host_us']:8.2f} us")
@@ -177,8 +237,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per configuration (median)")
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat (checks the tool)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument("--phases", action="store_true",
+                        help="only where a register run of the suspending fan-out spends its time")
     args = parser.parse_args(argv)
     repeat = 1 if args.quick else args.repeat
+    if args.phases:
+        p = fan_out_phases(50 if args.quick else 1000, max(repeat, 3 if args.quick else 15))
+        print(f"suspending fan-out, register O2 (ms, medians): run {p['total']:.2f} = SPAWNs up to the "
+              f"first round {p['spawns']:.2f} + rounds {p['rounds']:.2f} + AWAITs and the rest "
+              f"{p['after']:.2f}; in the garbage collector {p['gc']:.2f}")
+        print(f"host asyncio.gather run {p['host_total']:.2f}; in the garbage collector {p['host_gc']:.2f}")
+        return 0
     spawn = bench_spawn_await(200 if args.quick else 20_000, repeat)
     fan = bench_fan_out(50 if args.quick else 1000, repeat)
     print_report(spawn, fan)
