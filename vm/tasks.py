@@ -218,17 +218,20 @@ class Task:
             self._close_frame()
 
     def _close_frame(self) -> None:
-        """Throw GeneratorExit into the task's suspended frame (`coroutine.close`)."""
+        """Throw GeneratorExit into the task's suspended frame (`coroutine.close`). The collector
+        may call this between a run's suspension and its resumer reading `rt.yielded`: the flag
+        is the interrupted run's again afterwards."""
         frame, self._frame = self._frame, None
         rt = self._sched.rt
+        outer = rt.yielded
         try:
             _advance(rt, frame, True, None, GeneratorExit(), self._handled)
         except (GeneratorExit, StopIteration):
             return
         finally:
             self._handled = None
-        if rt.yielded:
-            rt.yielded = False
+            ignored, rt.yielded = rt.yielded, outer
+        if ignored:
             raise RuntimeError("coroutine ignored GeneratorExit")
 
 
