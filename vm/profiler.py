@@ -3,11 +3,12 @@ loops (FULL), for both VM modes; reports as text, JSON and HTML (`vm.report_html
 
 What is measured, per level:
 
-* **basic**: how many times each instruction ran. Register mode counts blocks in the generated
-  code, only those whose count does not follow from others' (`vm.codegen.counters`), and derives
-  each instruction's count from its block's, exactly: an exception that leaves a block midway is
-  located (its traceback line in the generated code maps to the instruction) and the instructions
-  after it are not counted. Stack mode counts every ZBC instruction in a profiling copy of the
+* **basic**: how many times each instruction ran. Register mode counts CFG edges in the generated
+  code, only those off a maximum-weight spanning tree (`vm.codegen.counters`, Ball & Larus 1994),
+  derives every edge's and block's count by flow conservation, and each instruction's count from
+  its block's, exactly: an exception that leaves a block midway is located (its traceback line in
+  the generated code maps to the instruction), which makes it a known edge of the flow, and the
+  instructions after it are not counted. Stack mode counts every ZBC instruction in a profiling copy of the
   dispatch loop (`vm.stack_profile`).
 * **detailed**: + timing (wall clock, `time.perf_counter_ns`). Register mode times each *block*:
   one clock read as each block starts, so a block's time runs from its start to the start of the
@@ -17,7 +18,8 @@ What is measured, per level:
   dispatch (calls: until the callee's first instruction; so the time is the instruction's own).
   Reported per block / instruction: samples, total, min, max, mean, p50, p95, p99 (nanoseconds).
 * **full**: + branches (how often each two-way branch went to its first, "taken", target and to the
-  other), memory operations (executed attribute, subscript, global and cell loads and stores, per
+  other: the derived counts of its two edges, no counter of their own), memory operations
+  (executed attribute, subscript, global and cell loads and stores, per
   kind and per site, from the counts) and hot loops: back edges (jumps to a block that dominates
   the jumping one) taken at least `hot_loop_threshold` times (default 1000).
 
@@ -80,21 +82,24 @@ def percentiles(samples: array[int] | list[int]) -> dict[str, float]:
 
 class RegisterProfile:
     """The counters of one register-VM program (see the module docstring); the generated code
-    updates `counts` (`_P`), `taken` (`_BT`) and `times` (`_T`) and reports exceptions to `exit`."""
+    updates `counts` (`_P`, one slot per counter of its `vm.codegen.counters.CounterPlan`) and
+    `times` (`_T`, per block) and reports exceptions to `exit`."""
 
     def __init__(self, prog: RegProgram, level: str) -> None:
         self.prog = prog
         self.level = level
         n = len(prog.rc.blocks)
-        self.counts = [0] * n
+        plan = prog.generated.plan
+        assert plan is not None, "profiled code is generated with a counter plan"
+        self.plan = plan
+        self.counts = [0] * plan.nslots
         self.exits: Counter[tuple[int, int]] = Counter()
-        self.taken = [0] * n
         self.times = [array("q") for _ in range(n)]
 
     def instruments(self) -> dict[str, Any]:
         """The names the generated code uses, with their objects."""
         # `_T` has one more entry than there are blocks: where an activation's first interval goes
-        return {"_P": self.counts, "_BT": self.taken, "_T": [*(a.append for a in self.times), _discard],
+        return {"_P": self.counts, "_T": [*(a.append for a in self.times), _discard],
                 "_ns": time.perf_counter_ns, "_EXIT": self.exit}
 
     def exit(self, e: BaseException) -> None:
@@ -108,8 +113,10 @@ class RegisterProfile:
                 line = tb.tb_lineno
                 at = self.prog.line_at(line)
                 if at is not None:
-                    if line in self.prog.generated.precount:
-                        self.counts[at[0]] += 1  # a `for` header's iter_next raised before it was counted
+                    slot = self.plan.block_slots.get(at[0])
+                    if slot is not None and line in self.prog.generated.precount:
+                        # a `for` header's iter_next raised before its block counter (reference plan)
+                        self.counts[slot] += 1
                     self.exits[at] += 1
                 return
             tb = tb.tb_next
@@ -117,16 +124,12 @@ class RegisterProfile:
     # -- derived figures -------------------------------------------------------------------------
 
     def block_counts_derived(self) -> list[int]:
-        """Every block's execution count (most blocks have no counter of their own: see
-        `vm.codegen.counters`)."""
-        gen = self.prog.generated
-        assert gen.plan is not None and gen.layout is not None
-        return gen.plan.block_counts(gen.layout, self.counts, self.taken, self.exits)
+        """Every block's execution count (derived from the edge counters: `vm.codegen.counters`)."""
+        return self.plan.solve(self.counts, self.exits)[0]
 
-    def taken_count(self, k: int, counts: list[int]) -> int:
-        plan = self.prog.generated.plan
-        assert plan is not None
-        return plan.taken_count(k, counts, self.taken)
+    def edge_counts(self) -> dict[tuple[int, int], int]:
+        """Every normal CFG edge's count, `(source, target)` (target -1 for a `ret`)."""
+        return self.plan.solve(self.counts, self.exits)[1]
 
     def instr_counts(self) -> list[list[int]]:
         """Per block, per instruction: how many times it ran."""
@@ -171,44 +174,35 @@ class RegisterProfile:
             out["loops"] = self.loops(counts)
         return out
 
-    def branch_split(self, k: int, counts: list[list[int]]) -> tuple[int, int]:
-        """(to the first target, to the second) for the two-way branch ending block `k`: its
-        executions that did not raise, split by the taken count."""
-        last = len(self.prog.rc.blocks[k].instrs) - 1
-        ran = counts[k][last] - self.exits.get((k, last), 0)
-        taken = self.taken_count(k, [row[0] if row else 0 for row in counts])
-        return taken, max(ran - taken, 0)
+    def branch_split(self, k: int, edges: dict[tuple[int, int], int]) -> tuple[int, int]:
+        """(to the first target, to the second) for the two-way branch ending block `k` (a branch
+        whose two targets are one block counts as never taken)."""
+        first, second = self.prog.rc.blocks[k].instrs[-1].targets
+        if first == second:
+            return 0, edges.get((k, first), 0)
+        return edges.get((k, first), 0), edges.get((k, second), 0)
 
     def branches(self, counts: list[list[int]]) -> list[dict[str, Any]]:
         out = []
+        edges = self.edge_counts()
         for k, b in enumerate(self.prog.rc.blocks):
             t = b.instrs[-1]
             if len(t.targets) == 2:
-                taken, not_taken = self.branch_split(k, counts)
+                taken, not_taken = self.branch_split(k, edges)
                 out.append({"block": k, "label": b.label, "line": t.line, "op": t.op, "taken": taken,
                             "not_taken": not_taken, "targets": list(t.targets)})
         return out
-
-    def edge_count(self, k: int, target: int, counts: list[list[int]]) -> int:
-        """How often block `k` branched to `target`."""
-        t = self.prog.rc.blocks[k].instrs[-1]
-        if len(t.targets) == 1:
-            return counts[k][-1] if t.targets[0] == target else 0
-        if len(t.targets) == 2:
-            first, second = self.branch_split(k, counts)
-            return (first if t.targets[0] == target else 0) + (second if t.targets[1] == target else 0)
-        return 0
 
     def loops(self, counts: list[list[int]]) -> list[dict[str, Any]]:
         from vm.codegen.layout import Layout
 
         lay = Layout.of(self.prog.rc)
+        edges = self.edge_counts()
         out = []
         for h, region in sorted(lay.regions.items()):
             if h < 0:
                 continue
-            back = sum(self.edge_count(k, h, counts) for k in sorted(region.subtree)
-                       if h in self.prog.rc.blocks[k].instrs[-1].targets)
+            back = sum(edges.get((k, h), 0) for k in sorted(region.subtree))
             header = counts[h][0] if counts[h] else 0
             out.append({"header": h, "label": self.prog.rc.blocks[h].label, "line": self.prog.block_line(h),
                         "depth": region.depth, "back_edges": back, "entries": max(header - back, 0),

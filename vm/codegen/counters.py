@@ -1,124 +1,232 @@
 """Where the profiled register code counts, and how every block's count follows from the counters.
 
-Counting every block costs a list update per block; most blocks' counts follow from others' by
-flow conservation (Knuth's observation behind optimal profiling, Ball & Larus 1994: count a subset
-of the edges and derive the rest). The generator writes blocks with one entry edge at that edge
-(vm.codegen.layout), which makes three cheap rules enough:
+Optimal edge profiling (Knuth & Stevenson 1973, "Optimal measurement points for program frequency
+counts"; Ball & Larus 1994, "Optimally Profiling and Tracing Programs", section 3): add a virtual
+edge from the function's exit to its entry, so that flow is conserved at every node (what enters a
+block leaves it). The counts of the edges of any spanning tree of that graph then follow from the
+counts of the edges off the tree, so only those are counted; choosing a *maximum*-weight spanning
+tree leaves the counters on the edges expected to run least. Weights are static estimates: an edge
+inside `d` nested loops weighs `10**d`, shared equally among its source's successors (Ball & Larus
+use the same loop-nesting heuristic). The virtual edge is in the tree, so the function's entry
+count, and every loop's entry and exit count, need no counter when they can be derived.
 
-* a block whose only entry is the `br` of block P ran as often as P's terminator ran;
-* of a two-way branch P whose first target T has P as its only predecessor, T is counted and
-  T's count is also the branch's "taken" count; the second target F, if its only entry is P too, ran
-  as often as P's terminator ran without raising, minus T;
-* the header of a loop written as a Python `for` counts only the exhausted exit (in the `for`'s
-  `else`) and an exception from its `next()`; its iterations are its body's count.
+The graph here has the reachable blocks and a virtual exit node (`EXIT`); its edges are
 
-A terminator's executions are its block's count minus the exceptions that left the block before it
-(the profile locates every such exception, vm.profiler). Everything else is counted directly.
+* the *normal* edges of the terminators (a `ret` is an edge to `EXIT`), candidates for counters;
+  the generated code counts an edge on its branch arm, before the jump (`vm.codegen.emit`);
+* in generators and coroutines, an *abandon* edge `Y -> EXIT` from every block `Y` with a
+  suspending instruction (a frame suspended there that is never resumed, or closed without a
+  handler, leaves `Y` by neither kind of edge): never counted, always in the tree;
+* the virtual edge `EXIT -> entry` (`VIRTUAL`): in the tree, unless block 0 may suspend (its
+  abandon edge and the virtual edge would make a cycle); then activations are counted as the
+  function starts;
+* the *exceptional* flows: every exception that leaves a block midway is located by the profile
+  (`vm.profiler.RegisterProfile.exit`), so these edges (to the block's handler, or to `EXIT`) are
+  known without a counter and enter the conservation equations as constants.
+
+Handlers entered only by exceptions are then in components of their own: the tree is a spanning
+forest, with |E| - |V| + C counters (C components), the fewest any placement can have.
+
+The counts of the tree edges are found by peeling leaves off the tree: a node with one unknown
+edge left gives that edge its count by conservation, which may make its neighbour a leaf (a
+worklist, linear in the edges). A block's count is the sum of what enters it.
+
+`count_everything` is the other plan: a counter at every block's start and on every edge, used as
+the independently counted reference in the tests.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Mapping, Sequence
+
 import attrs
 
 from vm.codegen.layout import Layout
+from zir.regcode import REG_OPS
 
-__all__ = ["CounterPlan", "plan_counters"]
+__all__ = ["EXIT", "VIRTUAL", "CounterPlan", "count_everything", "plan_counters"]
+
+#: The virtual exit node: where a `ret`, an exception leaving the function, or an abandoned
+#: suspension goes; its edge back to block 0 stands for the next activation.
+EXIT = -1
+
+Edge = tuple[int, int]
+
+#: The virtual edge: its count is the number of activations. Counted (at the function's start,
+#: before block 0) only when the tree cannot hold it: when block 0 itself may suspend, its abandon
+#: edge and the virtual edge make a cycle.
+VIRTUAL: Edge = (EXIT, 0)
 
 
 @attrs.frozen
 class CounterPlan:
-    """`counted`: blocks with their own counter at their start. `after_br[X] = P`: X counts as P's
-    terminator. `false_arm[F] = P`: F counts as P's terminator minus P's first arm (and minus an
-    exception in the terminator). `for_headers[H] = B`: H's counter holds the loop exits, B's the
-    iterations. `taken_by[P] = T`: branch P's taken count is block T's count (no `taken` counter)."""
+    """Which counters the generated code updates (`_P[slot] += 1`), and the graph to derive the
+    rest from (see the module docstring).
 
-    counted: frozenset[int]
-    after_br: dict[int, int]
-    false_arm: dict[int, int]
-    for_headers: dict[int, int]
-    taken_by: dict[int, int]
+    `edges`: every normal edge `(source, target)` of the reachable blocks (`target == EXIT` for a
+    `ret`), once each, sorted. `edge_slots`: the counted ones, with their slot in `_P`.
+    `block_slots`: blocks counted at their start (only in the reference plan, `count_everything`).
+    `abandon`: blocks with an edge to `EXIT` that is never counted (suspending instructions).
+    `exc_target[k]`: where an exception leaving block `k` goes (its handler, or `EXIT`)."""
 
-    def block_counts(self, layout: Layout, counters: list[int], taken: list[int],
-                     exits: dict[tuple[int, int], int]) -> list[int]:
-        """Every block's execution count from the counters (see the module docstring)."""
-        rc = layout.rc
-        n = len(rc.blocks)
-        known: dict[int, int] = {}
+    nblocks: int
+    reachable: tuple[int, ...]
+    edges: tuple[Edge, ...]
+    edge_slots: Mapping[Edge, int]
+    block_slots: Mapping[int, int]
+    abandon: frozenset[int]
+    exc_target: Mapping[int, int]
 
-        def term(p: int) -> int:
-            last = len(rc.blocks[p].instrs) - 1
-            return known[p] - sum(exits.get((p, i), 0) for i in range(last))
+    @property
+    def nslots(self) -> int:
+        """How many counters `_P` holds."""
+        return len(self.edge_slots) + len(self.block_slots)
 
-        def deps(k: int) -> list[int]:
-            if k in self.after_br:
-                return [self.after_br[k]]
-            if k in self.false_arm:
-                p = self.false_arm[k]
-                t = self.taken_by.get(p)
-                return [p] + ([t] if t is not None else [])
-            if k in self.for_headers:
-                return [self.for_headers[k]]
-            return []
+    def solve(self, counters: Sequence[int],
+              exits: Mapping[tuple[int, int], int]) -> tuple[list[int], dict[Edge, int]]:
+        """Every block's execution count and every normal edge's count, from the counters and the
+        located exceptions (`exits[(block, instruction)]`)."""
+        exc = [0] * self.nblocks
+        for (k, _), n in exits.items():
+            exc[k] += n
+        known: dict[Edge, int] = {e: counters[s] for e, s in self.edge_slots.items()}
+        # balance: known inflow minus known outflow, per node (EXIT included)
+        bal: dict[int, int] = {k: 0 for k in self.reachable}
+        bal[EXIT] = 0
+        for (s, t), n in known.items():
+            bal[s] -= n
+            bal[t] += n
+        for k in self.reachable:
+            if exc[k]:
+                bal[k] -= exc[k]
+                bal[self.exc_target[k]] += exc[k]
+        # the unknown edges: a spanning tree (edge_slots is its complement), as (source, target, id)
+        unknown: list[tuple[int, int, object]] = [(s, t, (s, t)) for s, t in self.edges
+                                                  if (s, t) not in known]
+        values: dict[object, int] = {}
+        if not self.block_slots:
+            if VIRTUAL not in known and self.reachable:
+                unknown.append((EXIT, 0, VIRTUAL))
+            unknown.extend((y, EXIT, ("abandon", y)) for y in sorted(self.abandon))
+            self._peel(unknown, bal, values)
+        edge_counts = {e: known[e] if e in known else values.get(e, 0) for e in self.edges}
+        if self.block_slots:
+            blocks = [0] * self.nblocks
+            for k, s in self.block_slots.items():
+                blocks[k] = counters[s]
+            return blocks, edge_counts
+        blocks = [0] * self.nblocks
+        if self.reachable:
+            blocks[0] = known[VIRTUAL] if VIRTUAL in known else values.get(VIRTUAL, 0)
+        for (_, t), n in edge_counts.items():
+            if t != EXIT:
+                blocks[t] += n
+        for k in self.reachable:
+            if exc[k] and self.exc_target[k] != EXIT:
+                blocks[self.exc_target[k]] += exc[k]
+        return blocks, edge_counts
 
-        for root in range(n):
-            work = [root]
-            while work:  # resolve dependencies first, without recursion
-                k = work[-1]
-                if k in known:
-                    work.pop()
-                    continue
-                missing = [d for d in deps(k) if d not in known]
-                if missing:
-                    work.extend(missing)
-                    continue
-                work.pop()
-                if k in self.after_br:
-                    known[k] = term(self.after_br[k])
-                elif k in self.false_arm:
-                    p = self.false_arm[k]
-                    t = self.taken_by.get(p)
-                    first = known[t] if t is not None else taken[p]
-                    last = len(rc.blocks[p].instrs) - 1
-                    known[k] = term(p) - exits.get((p, last), 0) - first
-                elif k in self.for_headers:
-                    known[k] = counters[k] + known[self.for_headers[k]]
-                else:
-                    known[k] = counters[k]
-        return [known[k] for k in range(n)]
-
-    def taken_count(self, p: int, counts: list[int], taken: list[int]) -> int:
-        """How often two-way branch `p` went to its first target."""
-        t = self.taken_by.get(p)
-        return counts[t] if t is not None else taken[p]
+    @staticmethod
+    def _peel(unknown: list[tuple[int, int, object]], bal: dict[int, int], values: dict[object, int]) -> None:
+        """Give every tree edge its count: a node with one unknown edge left conserves flow only
+        with that edge's count; repeat from the leaves inwards (worklist)."""
+        incident: dict[int, list[int]] = {v: [] for v in bal}
+        for n, (s, t, _) in enumerate(unknown):
+            incident[s].append(n)
+            incident[t].append(n)
+        left = {v: len(es) for v, es in incident.items()}
+        done = [False] * len(unknown)
+        work = deque(v for v in sorted(bal) if left[v] == 1)
+        while work:
+            v = work.popleft()
+            if left[v] != 1:
+                continue
+            (n,) = [e for e in incident[v] if not done[e]]
+            s, t, key = unknown[n]
+            value = -bal[v] if t == v else bal[v]  # in + unknown_in - unknown_out == 0 at v
+            values[key] = value
+            done[n] = True
+            bal[s] -= value
+            bal[t] += value
+            for u in (s, t):
+                left[u] -= 1
+                if left[u] == 1:
+                    work.append(u)
 
 
-def plan_counters(layout: Layout, full: bool) -> CounterPlan:
-    """The counters for `layout`'s generated code; `full` says branch `taken` counters exist."""
+def _graph(layout: Layout) -> tuple[tuple[Edge, ...], frozenset[int], dict[int, int]]:
     rc = layout.rc
-    attached_plain = {k for k in layout.attached if k not in layout.regions
-                      and all(r.follow != k for r in layout.regions.values())}
-    after_br: dict[int, int] = {}
-    false_arm: dict[int, int] = {}
-    taken_by: dict[int, int] = {}
-    for_headers: dict[int, int] = {}
-    for h, spec in layout.for_loops.items():
-        if spec.body in attached_plain and layout.normal_preds[spec.body] == [h]:
-            for_headers[h] = spec.body
-            taken_by[h] = spec.body
-    for k in sorted(attached_plain):
-        (p,) = layout.normal_preds[k]
-        t = rc.blocks[p].instrs[-1]
-        if t.op == "br":
-            after_br[k] = p
-        elif len(t.targets) == 2 and t.targets[0] != t.targets[1]:
-            first, second = t.targets
-            if k == first:
-                taken_by[p] = k
-    for k in sorted(attached_plain):
-        (p,) = layout.normal_preds[k]
-        t = rc.blocks[p].instrs[-1]
-        if len(t.targets) == 2 and t.targets[0] != t.targets[1] and k == t.targets[1]:
-            if p in taken_by or full:
-                false_arm[k] = p
-    counted = frozenset(k for k in layout.reachable if k not in after_br and k not in false_arm)
-    return CounterPlan(counted, after_br, false_arm, for_headers, taken_by)
+    edges: set[Edge] = set()
+    abandon = set()
+    exc_target: dict[int, int] = {}
+    for k in layout.reachable:
+        b = rc.blocks[k]
+        term = b.instrs[-1]
+        if term.op == "ret":
+            edges.add((k, EXIT))
+        for t in term.targets:
+            edges.add((k, t))
+        if any(REG_OPS[i.op].suspends for i in b.instrs):
+            abandon.add(k)
+        # as vm.codegen.emit writes it: a `try:` only around a block with something that may raise
+        handled = b.handler is not None and any(REG_OPS[i.op].may_raise for i in b.instrs)
+        exc_target[k] = b.handler if handled and b.handler is not None else EXIT
+    return tuple(sorted(edges)), frozenset(abandon), exc_target
+
+
+def _common_depth(layout: Layout, s: int, t: int) -> int:
+    """The loop depth of the innermost region holding both blocks (0 for an edge to `EXIT`)."""
+    if t == EXIT:
+        return 0
+    r = layout.region_of[s]
+    while r.parent is not None and t not in r.subtree:
+        r = r.parent
+    return r.depth
+
+
+def plan_counters(layout: Layout) -> CounterPlan:
+    """Counters on the edges off a maximum-weight spanning tree (Kruskal's algorithm with
+    union-find; the graphs are a few dozen edges, where a library call costs more than it saves)."""
+    rc = layout.rc
+    edges, abandon, exc_target = _graph(layout)
+    nsucc: dict[int, int] = {}
+    for s, _ in edges:
+        nsucc[s] = nsucc.get(s, 0) + 1
+    parent: dict[int, int] = {k: k for k in layout.reachable}
+    parent[EXIT] = EXIT
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: int, b: int) -> bool:
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            return False
+        parent[ra] = rb
+        return True
+
+    # the forced tree edges first: the abandon edges (never counted; distinct sources, all to
+    # EXIT, so no cycle among them), then the virtual edge where it makes no cycle with them
+    for y in sorted(abandon):
+        union(y, EXIT)
+    slots: dict[Edge, int] = {}
+    if layout.reachable and not union(*VIRTUAL):
+        slots[VIRTUAL] = 0
+    weighted = sorted(edges, key=lambda e: (-10.0 ** _common_depth(layout, *e) / nsucc[e[0]], e))
+    for e in weighted:
+        if not union(*e):
+            slots[e] = len(slots)
+    return CounterPlan(len(rc.blocks), tuple(layout.reachable), edges, slots, {}, abandon, exc_target)
+
+
+def count_everything(layout: Layout) -> CounterPlan:
+    """The reference plan: a counter at the start of every reachable block and on every edge."""
+    edges, abandon, exc_target = _graph(layout)
+    blocks = {k: n for n, k in enumerate(layout.reachable)}
+    slots = {e: len(blocks) + n for n, e in enumerate(edges)}
+    return CounterPlan(len(layout.rc.blocks), tuple(layout.reachable), edges, slots, blocks, abandon,
+                       exc_target)

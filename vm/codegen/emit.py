@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from vm.codegen.counters import CounterPlan, plan_counters
+from vm.codegen.counters import EXIT, VIRTUAL, CounterPlan, plan_counters
 from vm.codegen.instrs import InstrWriter
 from vm.codegen.layout import TOP, ForLoop, Layout, Region
 from zir.regcode import REG_OPS, Imm, RegCode, RInstr
@@ -92,7 +92,8 @@ class _Emitter:
         self.w = InstrWriter(list(rc.cellvars) + list(rc.freevars), len(rc.cellvars))
         self.w.profiled = variant.counts
         self.w.pooled = variant.pooled
-        self.plan = plan_counters(layout, variant.profile == "full")
+        # where the profiled code counts (vm.codegen.counters): on the edges off a spanning tree
+        self.plan: CounterPlan | None = plan_counters(layout) if variant.counts else None
         self.lines: list[tuple[int, str, tuple[int, int] | None]] = []
         self.instruments: set[str] = set()
         self.uses_b = False
@@ -200,6 +201,9 @@ class _Emitter:
         if self.v.profile in ("detailed", "full") and not self.entry_starts_clock():
             # the first interval of an activation goes to a sink entry past the last block
             out.append((ind, f"_p = {len(rc.blocks)}; _t0 = 0", None))
+        slot = self.edge_slot(*VIRTUAL)
+        if slot is not None:  # activations, counted only where no spanning tree can derive them
+            out.append((ind, f"{self.instrument('_P')}[{slot}] += 1", None))
         if w.needs_globals:
             out.append((ind, "_G = _F.func.__globals__", None))
         if w.needs_builtins:
@@ -252,15 +256,16 @@ class _Emitter:
         once, selfiter = self.w.use("_Once"), self.w.use("_SELFITER")
         self.line(ind, f"for {item} in ({it} if id(type({it})) in {selfiter} else {once}({it})):", (h, 0))
         self.precount.add(len(self.lines))
-        # the header's iterations are its body's count when the plan says so
-        self.count_block(h, ind + 1, timed=False, counted=h not in self.plan.for_headers)
-        if self.v.profile == "full" and h not in self.plan.taken_by:
-            self.line(ind + 1, f"{self.instrument('_BT')}[{h}] += 1")
+        # the header's two edges: to the body (each item) and, in `else`, to the exit (exhausted)
+        self.count_block(h, ind + 1, timed=False)
+        self.count_edge(h, body, ind + 1)
         self.goto(body, c, ind + 1)
-        if exit_ != c.follow or self.v.counts or self.v.steps:
+        if exit_ != c.follow or self.edge_slot(h, exit_) is not None or self.v.steps or (
+                self.plan is not None and h in self.plan.block_slots):
             self.line(ind, "else:")
             before = len(self.lines)
             self.count_block(h, ind + 1, timed=False)
+            self.count_edge(h, exit_, ind + 1)
             if exit_ != c.follow:
                 self.goto(exit_, parent, ind + 1)
             elif len(self.lines) == before:
@@ -350,7 +355,7 @@ class _Emitter:
 
     # -- blocks ------------------------------------------------------------------------------------
 
-    def count_block(self, k: int, ind: int, timed: bool = True, counted: bool = True) -> None:
+    def count_block(self, k: int, ind: int, timed: bool = True) -> None:
         v = self.v
         n = len(self.rc.blocks[k].instrs)
         if v.steps:
@@ -358,8 +363,8 @@ class _Emitter:
             self.line(ind, f"{rt}.steps += {n}")
             self.line(ind, f"if {rt}.steps > {self.instrument('_LIMIT')}: "
                            f"raise {self.instrument('_STEPS')}(_F, {k})")
-        if v.counts and counted and k in self.plan.counted:
-            self.line(ind, f"{self.instrument('_P')}[{k}] += 1")
+        if self.plan is not None and k in self.plan.block_slots:  # the reference plan only
+            self.line(ind, f"{self.instrument('_P')}[{self.plan.block_slots[k]}] += 1")
         if v.profile in ("detailed", "full") and timed:
             if k == 0 and self.entry_starts_clock():
                 # every activation starts here and nothing comes back: no interval ends here
@@ -369,6 +374,16 @@ class _Emitter:
             # is that block's (its instructions, its calls, its branch)
             self.line(ind, f"_n = {self.instrument('_ns')}(); {self.instrument('_T')}[_p](_n - _t0); "
                            f"_t0 = _n; _p = {k}")
+
+    def edge_slot(self, k: int, t: int) -> int | None:
+        """The counter of edge `k -> t`, if the plan counts it."""
+        return self.plan.edge_slots.get((k, t)) if self.plan is not None else None
+
+    def count_edge(self, k: int, t: int, ind: int) -> None:
+        """Count edge `k -> t` here, on its branch arm before the jump, if the plan counts it."""
+        slot = self.edge_slot(k, t)
+        if slot is not None:
+            self.line(ind, f"{self.instrument('_P')}[{slot}] += 1")
 
     def entry_starts_clock(self) -> bool:
         """Is the entry block entered only when an activation starts (no edge goes back to it)?
@@ -500,9 +515,11 @@ class _Emitter:
         where = (k, nterm)
         op = term.op
         if op == "br":
+            self.count_edge(k, term.targets[0], ind)
             self.goto(term.targets[0], ctx, ind)
             return
         if op == "ret":
+            self.count_edge(k, EXIT, ind)
             self.time_block(k, ind)
             value = w.op(term.args[0])
             if self.v.pooled:
@@ -521,20 +538,21 @@ class _Emitter:
         if t == f:
             if cond != "_c" and w.may_raise_condition(term):
                 self.line(ind, f"if {cond}: pass", where)
+            self.count_edge(k, t, ind)
             self.goto(t, ctx, ind)
             return
-        taken = self.v.profile == "full"
+        # each arm counts its own edge, if the plan counts it, before its jump
         if self.cheap(f, ctx) or not self.cheap(t, ctx):
             self.line(ind, f"if {cond}:", where)
-            if taken and k not in self.plan.taken_by:
-                self.line(ind + 1, f"{self.instrument('_BT')}[{k}] += 1")
+            self.count_edge(k, t, ind + 1)
             self.goto(t, ctx, ind + 1)
+            self.count_edge(k, f, ind)
             self.goto(f, ctx, ind)
         else:
             self.line(ind, f"if not ({cond}):", where)
+            self.count_edge(k, f, ind + 1)
             self.goto(f, ctx, ind + 1)
-            if taken and k not in self.plan.taken_by:
-                self.line(ind, f"{self.instrument('_BT')}[{k}] += 1")
+            self.count_edge(k, t, ind)
             self.goto(t, ctx, ind)
 
     def cheap(self, t: int, ctx: Region) -> bool:
