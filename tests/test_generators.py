@@ -401,6 +401,184 @@ def generators_as_arguments(n: int) -> Any:
     return dict(pairs()), list(map(lambda x: x + 1, squares(n))), "".join(str(x) for x in squares(3))
 
 
+# -- a VM `for` over a VM generator, and `send`/`next` resuming its frame directly -------------------
+
+
+def steered_during_iteration() -> list[Any]:
+    """The loop body sends into, throws into and closes the generator its `for` is iterating."""
+    log: list[Any] = []
+
+    def gen() -> Any:
+        i = 0
+        while True:
+            try:
+                got = yield i
+            except KeyError as e:
+                log.append(("caught", repr(e)))
+                got = "thrown"
+            log.append(("got", got))
+            i += 1
+
+    g = gen()
+    for x in g:
+        log.append(("item", x, g.gi_running))
+        if x == 1:
+            log.append(("send", g.send("hello")))
+        elif x == 3:
+            log.append(("throw", g.throw(KeyError("k"))))
+        elif x == 5:
+            g.close()
+    log.append(("after", next(g, "closed"), g.gi_running))
+    return log
+
+
+def raising_inside_for(where: int) -> list[Any]:
+    """A generator raising while a `for` (in a handler or not) takes its items; PEP 479."""
+    log: list[Any] = []
+
+    def gen() -> Any:
+        yield 1
+        if where == 0:
+            raise ValueError("plain")
+        if where == 1:
+            raise StopIteration("leaks")  # PEP 479: RuntimeError in the consumer
+        try:
+            raise KeyError("inner")
+        except KeyError:
+            yield 2  # suspended while handling KeyError
+            raise TypeError("while handling")  # noqa: B904 -- its context, the KeyError, is compared
+        yield 3
+
+    try:
+        for x in gen():
+            log.append(x)
+    except Exception as e:  # noqa: BLE001 -- what the consumer sees is compared
+        log.append((type(e).__name__, str(e), repr(e.__context__), repr(e.__cause__)))
+    try:
+        raise OSError("outer")
+    except OSError:
+        try:
+            for x in gen():
+                log.append(("handling", x, repr(sys.exc_info()[1])))
+        except Exception as e:  # noqa: BLE001
+            log.append((type(e).__name__, repr(e.__context__)))
+    return log
+
+
+def reentered_from_its_for() -> list[Any]:
+    """The generator's body iterates or resumes the generator its consumer's `for` is running."""
+    log: list[Any] = []
+    holder: list[Any] = []
+
+    def gen() -> Any:
+        yield 1
+        try:
+            for y in holder[0]:
+                log.append(("inner item", y))
+        except ValueError as e:
+            log.append(("inner", str(e)))
+        try:
+            holder[0].send(None)
+        except ValueError as e:
+            log.append(("send", str(e)))
+        yield 2
+
+    g = gen()
+    holder.append(g)
+    for x in g:
+        log.append(("item", x))
+    return log
+
+
+def calls_between_yields(n: int) -> list[Any]:
+    """Generators that call VM functions, host functions and other generators between yields,
+    return values through `yield from`, and are resumed by `for`, `next`, `send` and host code."""
+    def square(x: int) -> int:
+        return x * x
+
+    def sub(k: int) -> Any:
+        total = 0
+        for i in range(k):
+            total += yield square(i)
+        return total
+
+    def gen(k: int) -> Any:
+        for i in range(k):
+            yield max(i, square(i) - 3)
+            r = yield from sub(i)
+            yield ("sub returned", r)
+            yield sorted([i, -i], key=lambda v: square(v) - v)
+        return "done"
+
+    out: list[Any] = [list(gen(n)), sum(1 for _ in gen(n))]
+    g = gen(n)
+    out.append(next(g))
+    out.extend(g.send(i) for i in range(3))
+    out.append([x for x in g])
+    out.append(list(zip(gen(n), range(5), gen(2), strict=False)))
+    return out
+
+
+def break_then_resume(n: int) -> list[Any]:
+    """`break` out of a `for` over a generator; go on with `next`, another `for`, a nested `for`
+    over the same generator, then a generator expression over it."""
+    g = countdown(n)
+    out: list[Any] = []
+    for x in g:
+        out.append(x)
+        if x == n - 1:
+            break
+    out.append(next(g))
+    for x in g:
+        for y in g:
+            out.append(("inner", x, y))
+            if y % 2:
+                break
+    h = countdown(n)
+    out.append(list(x * 2 for x in h))
+    out.append(h.gi_running)
+    return out
+
+
+def recursive_generators(depth: int) -> list[Any]:
+    """Recursion through `for` and through `yield from`, the depth checked by the VM."""
+    def walk(d: int) -> Any:
+        yield d
+        if d:
+            for x in walk(d - 1):  # noqa: UP028 -- recursion through `for`, as well as `yield from`
+                yield x
+            yield from walk(d - 1)
+
+    return [sum(walk(depth)), len(list(walk(depth))), next(walk(depth))]
+
+
+def generator_in_exception_handler() -> list[Any]:
+    """A generator resumed while its consumer handles an exception, raising and catching its own."""
+    log: list[Any] = []
+
+    def gen() -> Any:
+        yield repr(sys.exc_info()[1])
+        try:
+            raise LookupError("own")
+        except LookupError as e:
+            yield repr(e.__context__)
+        yield repr(sys.exc_info()[1])
+
+    g = gen()
+    log.append(next(g))
+    try:
+        raise ZeroDivisionError("consumer")
+    except ZeroDivisionError:
+        log.extend(g)
+        try:
+            for x in gen():
+                log.append(x)
+                raise IndexError("in the loop")
+        except IndexError as e:
+            log.append(repr(e.__context__))
+    return log
+
+
 PROGRAMS: list[tuple[Any, tuple[Any, ...]]] = [
     (basic_yield, (4,)), (basic_yield, (0,)), (send_protocol, ([1, 2, 3],)), (delegation, (3,)),
     (throw_and_close, ()), (throw_uncaught, ()), (throw_into_delegate, ()), (ignores_exit, ()),
@@ -411,6 +589,9 @@ PROGRAMS: list[tuple[Any, tuple[Any, ...]]] = [
     (loops_with_break_continue, (10,)), (gen_return_value_in_expression, ()),
     (next_with_default_and_exhausted, ()), (finally_yields_and_returns, (False,)),
     (finally_yields_and_returns, (True,)), (raised_then_reused, ()), (generators_as_arguments, (4,)),
+    (steered_during_iteration, ()), (raising_inside_for, (0,)), (raising_inside_for, (1,)),
+    (raising_inside_for, (2,)), (reentered_from_its_for, ()), (calls_between_yields, (4,)),
+    (break_then_resume, (7,)), (recursive_generators, (6,)), (generator_in_exception_handler, ()),
 ]
 
 
@@ -482,3 +663,57 @@ def test_profiler_counts_suspends(mode: str) -> None:
     data = json.loads(machine.profile_report("json"))
     assert data["suspends"] == {"total": 3, "functions": {"countdown": 3}}
     assert "suspensions of generator and coroutine frames: 3" in machine.profile_report("text")
+
+
+@pytest.mark.parametrize("mode", ["stack", "register"])
+@pytest.mark.parametrize("how", ["for", "yield from", "next"])
+def test_recursive_generators_stop_at_the_depth_limit(mode: str, how: str) -> None:
+    # every generator frame that runs counts for the depth, however it is resumed
+    def walk_for(d: int) -> Any:
+        yield d
+        if d:
+            for x in walk_for(d - 1):  # noqa: UP028 -- recursion through `for`
+                yield x
+
+    def walk_from(d: int) -> Any:
+        yield d
+        if d:
+            yield from walk_from(d - 1)
+
+    def walk_next(d: int) -> Any:
+        yield d
+        if d:
+            g = walk_next(d - 1)
+            while True:
+                try:
+                    yield next(g)
+                except StopIteration:
+                    return
+
+    walk = {"for": walk_for, "yield from": walk_from, "next": walk_next}[how]
+
+    def total(d: int) -> int:
+        return sum(list(walk(d)))
+
+    machine = vm.VM(mode=mode, max_depth=60)
+    assert machine.run(total, 40) == sum(range(41))
+    with pytest.raises(vm.VMLimitError, match="depth"):
+        machine.run(total, 80)
+    assert machine.stats()["peak_depth"] <= 60
+
+
+def test_the_for_loop_leaves_the_generator_as_the_program_sees_it() -> None:
+    # `for` in register code iterates a VM generator through `items`: iter(g) is still g, and
+    # the generator's own state is what the loop's body and the host see
+    def body() -> list[Any]:
+        g = countdown(3)
+        seen = [iter(g) is g]
+        for x in g:
+            seen.append((x, g.gi_running))
+        seen.append(g.gi_running)
+        return seen
+
+    machine = vm.VM(opt_level=2)
+    assert machine.run(body) == [True, (3, False), (2, False), (1, False), False]
+    g = machine.run(countdown, 2)
+    assert list(g) == [2, 1] and next(g, "end") == "end"

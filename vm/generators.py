@@ -36,9 +36,9 @@ from vm.tasks import Task
 from zir.bytecode.code import COROUTINE, GENERATOR, Code
 from zir.ops import get_awaitable
 
-__all__ = ["CONTINUE", "SENDS", "SUSPEND", "SUSPEND_NONE", "Resume", "VMCoroutine", "VMGenerator", "advance",
-           "await_step", "kind_of",
-           "resume_with", "step_await", "step_yield", "step_yield_from", "throw_value"]
+__all__ = ["CONTINUE", "NO_FRAMES", "SENDS", "SUSPEND", "SUSPEND_NONE", "Resume", "VMCoroutine",
+           "VMGenerator", "advance", "await_step", "items", "kind_of", "resume_with", "step_await",
+           "step_yield", "step_yield_from", "throw_value"]
 
 
 class _Marker:
@@ -147,6 +147,9 @@ _getrefcount = sys.getrefcount
 
 #: The request of a suspension that yields None.
 SUSPEND_NONE = (SUSPEND, None, None)
+#: The level a frame sent into without a trampoline takes in `RegisterRuntime.stacks` (its depth
+#: counts for runs nested in it).
+NO_FRAMES: list[Any] = []
 
 
 def await_step(it: Any, value: Any, exc: BaseException | None) -> Any:
@@ -162,19 +165,28 @@ def await_step(it: Any, value: Any, exc: BaseException | None) -> Any:
 
 
 def _is_fault(exc: BaseException) -> bool:
+    return isinstance(exc, _fault_type())
+
+
+def _fault_type() -> type[BaseException]:
     from vm.runtime import VMFault
 
-    return isinstance(exc, VMFault)
+    return VMFault
+
+
+_exception = sys.exception
 
 
 def advance(rt: Any, frame: Any, started: bool, value: Any, exc: BaseException | None,
-            own: BaseException | None) -> tuple[Any, BaseException | None]:
+            own: BaseException | None, made: Any = None) -> tuple[Any, BaseException | None]:
     """Run a generator's or coroutine's frame on from where it stopped (from its start when not
     `started`), with `value` sent in or `exc` thrown in, to its next suspension (`rt.yielded` is
     then set: the caller clears it) or its end. `own` is the exception the frame was handling when
     it last suspended (CPython's gi_exc_state): it is what the frame sees as handled, else what
     its resumer handles. Returns what the frame yielded or returned, and its exception state for
-    the next resumption. What VM generator objects and VM tasks (vm/tasks.py) step frames with."""
+    the next resumption. What VM generator objects and VM tasks (vm/tasks.py) step frames with.
+    `made`: the request a suspended register frame already made when it was sent into directly
+    (`_Suspendable.send`), to go on from."""
     saved = rt.handled
     host_exc = sys.exc_info()[1]
     outer = host_exc if host_exc is not None else saved
@@ -183,7 +195,7 @@ def advance(rt: Any, frame: Any, started: bool, value: Any, exc: BaseException |
     try:
         if started and rt.profiler is None and not hasattr(frame, "stack"):
             # a suspended register frame: straight to `send_in` (what `resume_with` reaches)
-            value = rt.send_in(frame, value, exc, host_exc)
+            value = rt.send_in(frame, value, exc, host_exc, made)
         else:
             value = resume_with(rt, frame, value, exc, started, host_exc)
         now = rt.handled
@@ -200,7 +212,7 @@ _CREATED, _SUSPENDED, _RUNNING, _CLOSED = range(4)
 class _Suspendable:
     """What generators and coroutines share: the frame, its state, and `send`/`throw`/`close`."""
 
-    __slots__ = ("_rt", "_frame", "_state", "_exc", "__name__", "__qualname__", "__weakref__")
+    __slots__ = ("_rt", "_frame", "_state", "_exc", "_fast", "__name__", "__qualname__", "__weakref__")
 
     _zir_suspendable = True
     _zir_coroutine = False
@@ -212,6 +224,8 @@ class _Suspendable:
         self._state = _CREATED
         #: The exception the frame was handling when it last suspended (CPython's gi_exc_state).
         self._exc: BaseException | None = None
+        #: A register frame with nothing profiled: resumed by `send` itself when nothing is handled.
+        self._fast = getattr(rt, "direct", False)
         code = frame.prog.code
         self.__name__ = code.name
         self.__qualname__ = code.qualname or code.name
@@ -220,9 +234,57 @@ class _Suspendable:
 
     def send(self, value: Any) -> Any:
         """Resume with `value` as the result of the `yield` the frame stopped at; return what it
-        yields next, or raise StopIteration with its return value."""
-        state = self._state
-        if state == _CREATED and value is not None:
+        yields next, or raise StopIteration with its return value.
+
+        A suspended register frame with nothing handled (neither by the host, `sys.exception()`,
+        nor by the frame when it suspended; the resumer's `rt.handled` is then the frame's) is
+        sent into right here: what `advance` and `RegisterRuntime.send_in` do, without what is
+        then a no-op, while the frame suspends again (its level on the depth stacks, the host's
+        exception: none, the marks cleared after). Whatever else the frame does first (a call, a
+        return, an exception) goes on as `advance` would have it. (`VMGenerator.__next__` is
+        this code with None for `value`; `items` is its loop for VM code's `for`.)"""
+        rt = self._rt
+        if self._state != _SUSPENDED or not self._fast or self._exc is not None or \
+                rt.host_exc is not None or _exception() is not None:
+            return self._send(value)
+        stacks = rt.stacks
+        below = rt.below
+        depth = below + len(stacks[-1]) + 2 if stacks else 1
+        if depth > rt.peak_depth:  # (the peak is never above the limit)
+            if depth > rt.max_depth:
+                return self._send(value)  # which raises the depth error
+            rt.peak_depth = depth
+        self._state = _RUNNING
+        saved = rt.handled
+        stacks.append(NO_FRAMES)
+        rt.below = depth - 1
+        try:
+            req = self._frame.send(value)
+        except BaseException as e:  # noqa: BLE001 -- raised below or re-raised here
+            out = self._left(e, saved, below)
+            if out is e:
+                raise
+        else:
+            stacks.pop()
+            rt.below = below
+            if rt.raised is not None:
+                rt.raised = rt.raised_ctx = None
+            if type(req) is tuple and req[0] is SUSPEND:
+                now = rt.handled
+                if now is not saved:  # it suspended while handling an exception
+                    self._exc = now
+                    rt.handled = saved
+                self._state = _SUSPENDED
+                return req[1]
+            # a call or a return: `send_in` goes on from that request, as `advance` called it
+            now = rt.handled
+            rt.handled = saved
+            return self._run(True, None, None, now if now is not saved else None, req)
+        raise out  # outside the handler, so Python chains nothing more to it
+
+    def _send(self, value: Any) -> Any:
+        """`send` for anything but a suspended register frame with nothing handled."""
+        if self._state == _CREATED and value is not None:
             raise TypeError(f"can't send non-None value to a just-started {self._what}")
         return self._resume(value, None)
 
@@ -256,6 +318,30 @@ class _Suspendable:
 
     # -- running the frame -------------------------------------------------------------------------
 
+    def _left(self, e: BaseException, saved: Any, below: int) -> BaseException:
+        """The frame `send` sent into directly raised `e`: the frame is done; what its resumer
+        raises (the bookkeeping of `send_in`, `advance` and `_resume` for it)."""
+        rt = self._rt
+        self._state = _CLOSED
+        try:
+            if isinstance(e, StopIteration):  # a frame without a pool returned
+                self._frame = None
+                value = e.value
+                return StopIteration() if value is None else StopIteration(value)
+            if isinstance(e, _fault_type()):
+                return e
+            out = rt.leaving(e)
+            if isinstance(out, StopIteration):  # PEP 479
+                err = self._stop_error(out)
+                err.__context__ = out
+                return err
+            return out
+        finally:
+            rt.stacks.pop()
+            rt.below = below
+            rt.raised = rt.raised_ctx = None
+            rt.handled = saved
+
     def _resume(self, value: Any, exc: BaseException | None) -> Any:
         """Run the frame on from where it stopped (from its start when created) with `value` sent
         in or `exc` thrown in: return what it yields next, or raise StopIteration with what it
@@ -265,10 +351,15 @@ class _Suspendable:
             raise ValueError(f"{self._what} already executing")
         if state == _CLOSED:
             return self._closed_resume(exc)
-        rt = self._rt
         self._state = _RUNNING
+        return self._run(state == _SUSPENDED, value, exc, self._exc, None)
+
+    def _run(self, started: bool, value: Any, exc: BaseException | None, own: BaseException | None,
+             made: Any) -> Any:
+        """`_resume` once the frame is marked running (`advance` with `made`, see there)."""
+        rt = self._rt
         try:
-            value, self._exc = advance(rt, self._frame, state == _SUSPENDED, value, exc, self._exc)
+            value, self._exc = advance(rt, self._frame, started, value, exc, own, made)
         except StopIteration as e:
             self._state = _CLOSED
             raise self._stop_error(e)  # noqa: B904 -- the cause is set, as PEP 479's conversion does
@@ -334,8 +425,10 @@ class VMGenerator(_Suspendable):
     def __iter__(self) -> VMGenerator:
         return self
 
-    def __next__(self) -> Any:
-        return self._resume(None, None)
+    #: `send(None)`: the same code, with None as the default of `value` (one Python call from the
+    #: `for` or the builtin driving it to the frame, instead of two).
+    __next__ = types.FunctionType(_Suspendable.send.__code__, globals(), "__next__", (None,))
+    __next__.__qualname__ = "VMGenerator.__next__"
 
     @property
     def gi_running(self) -> bool:
@@ -453,3 +546,60 @@ def resume_with(rt: Any, frame: Any, value: Any, exc: BaseException | None, star
             frame.stack.append(Resume(value, exc))
         return rt.execute(rt, frame, host_exc)
     return rt.resume(frame, value, exc, started, host_exc)
+
+
+def items(g: VMGenerator) -> Any:
+    """The iterator VM code's `for` (register mode's `get_iter`) takes over a VM generator `g`:
+    `VMGenerator.send`'s direct resumption written out as a loop (no Python call per item; what
+    does not change between items taken once); what that does not cover goes through `g`'s own
+    `_resume`. `g` is still what the program sees: its state, `gi_running`, its exceptions."""
+    rt = g._rt
+    stacks = rt.stacks
+    frame = g._frame
+    while True:
+        if g._state == _SUSPENDED and g._fast and g._exc is None and rt.host_exc is None and \
+                _exception() is None:
+            below = rt.below
+            depth = below + len(stacks[-1]) + 2 if stacks else 1
+            if depth <= rt.peak_depth or depth <= rt.max_depth:  # (the peak is never above the limit)
+                if depth > rt.peak_depth:
+                    rt.peak_depth = depth
+                g._state = _RUNNING
+                saved = rt.handled
+                stacks.append(NO_FRAMES)
+                rt.below = depth - 1
+                try:
+                    req = frame.send(None)
+                except BaseException as e:  # noqa: BLE001 -- raised below or re-raised here
+                    out = g._left(e, saved, below)
+                    if out is e:
+                        raise
+                else:
+                    stacks.pop()
+                    rt.below = below
+                    if rt.raised is not None:
+                        rt.raised = rt.raised_ctx = None
+                    if type(req) is tuple and req[0] is SUSPEND:
+                        now = rt.handled
+                        if now is not saved:  # it suspended while handling an exception
+                            g._exc = now
+                            rt.handled = saved
+                        g._state = _SUSPENDED
+                        yield req[1]
+                        continue
+                    now = rt.handled
+                    rt.handled = saved
+                    try:
+                        item = g._run(True, None, None, now if now is not saved else None, req)
+                    except StopIteration:
+                        return
+                    yield item
+                    continue
+                if isinstance(out, StopIteration):  # it returned
+                    return
+                raise out  # outside the handler, as `send` raises it
+        try:
+            item = g._resume(None, None)
+        except StopIteration:
+            return
+        yield item

@@ -35,7 +35,7 @@ from vm.binding import ParamSpec, bind
 from vm.codegen import RETURN, Generated, Variant, build, generate_checked, namespace
 from vm.codegen.suspend import SUSPEND  # also registers the suspending rows' source forms
 from vm.compiler import Compiler, Program
-from vm.generators import kind_of
+from vm.generators import NO_FRAMES, kind_of
 from vm.pools import FramePool
 from vm.runtime import FRAME_BUILTINS, Runtime, VMFault, VMFunction, VMLimitError
 from vm.semantics import call_while_handling, set_context
@@ -265,6 +265,8 @@ class RegisterRuntime(Runtime):
         self.pools = pools
         self.pool_cap = pool_cap
         self.profiler = profiler
+        #: VM generators resume their frames directly (vm/generators.py) when nothing is profiled.
+        self.direct = profiler is None
         self.raised: BaseException | None = None
         self.raised_ctx: BaseException | None = None
         #: (value sent in, exception thrown in) for the next run of a suspended frame (`resume`).
@@ -274,6 +276,9 @@ class RegisterRuntime(Runtime):
         self.host_exc: BaseException | None = None
         #: The frame stacks of the trampolines running now (nested runs included), for the depth.
         self.stacks: list[list[RFrame]] = []
+        #: The frames of the levels below the innermost one (its depth before its entry), so that a
+        #: level's depth is `below + len(stacks[-1]) + 2` without a sum over the levels.
+        self.below = 0
         self.frame_builtins = REG_FRAME_BUILTINS
         self.names = namespace(self)
 
@@ -389,40 +394,45 @@ class RegisterRuntime(Runtime):
         return self.send_in(frame, value, exc, host_exc)
 
     def send_in(self, frame: RFrame, value: Any, exc: BaseException | None,
-                host_exc: BaseException | None) -> Any:
+                host_exc: BaseException | None, made: Any = None) -> Any:
         """Run the entry frame of a run on with `value` sent in (`exc` thrown in), as `execute`
         would, but without a trampoline while the frame only calls host functions, suspends or
         returns (a generator's next item, a VM task's step: `await asyncio.sleep(0)`). The first
         request for a VM frame hands over to the trampoline (`made`). The bookkeeping is
         `execute`'s for an entry frame and its host calls: its depth counts for runs nested in it,
         an exception is marked (`propagating`) and thrown into the frame, PEP 479's RuntimeError is
-        undone. Not for a profiled run."""
+        undone. Not for a profiled run. `made` is the request the frame already made (a VM
+        generator's direct resumption, vm/generators.py, went as far as that): it is handled first,
+        as if the frame had just made it."""
         stacks = self.stacks
-        # the levels below, each its frames plus its entry (sum of C calls: no generator per entry)
-        depth = len(stacks) + sum(map(len, stacks)) + 1 if stacks else 1
+        # the levels below, each its frames plus its entry
+        depth = self.below + len(stacks[-1]) + 2 if stacks else 1
         if depth > self.max_depth:
             raise self.depth_error(frame, frame.prog.name)
         if depth > self.peak_depth:
             self.peak_depth = depth
-        stacks.append(_NO_FRAMES)  # this frame's level, for runs nested in it
+        stacks.append(NO_FRAMES)  # this frame's level, for runs nested in it
+        below, self.below = self.below, depth - 1
         saved_host, self.host_exc = self.host_exc, host_exc
         programs = self.programs
         escaped: BaseException | None = None
         try:
             while True:
-                try:
-                    req = frame.send(value) if exc is None else frame.gen.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-                except BaseException as e:
-                    if isinstance(e, VMFault):
-                        raise
-                    if type(e) is RuntimeError and e.__traceback__.tb_next is None:  # type: ignore[union-attr]
-                        escaped = e = _unconverted(e)
-                    self.propagating(e)
-                    if escaped is None:
-                        raise
-                    break
+                if made is not None:
+                    req, made = made, None
+                else:
+                    try:
+                        req = frame.send(value) if exc is None else frame.gen.throw(exc)
+                    except StopIteration as stop:
+                        return stop.value
+                    except BaseException as e:
+                        if isinstance(e, VMFault):
+                            raise
+                        out = self.leaving(e)
+                        if out is e:
+                            raise
+                        escaped = out
+                        break
                 if req is RETURN:  # a pooled frame returned
                     value = frame.ret
                     frame.ret = None
@@ -458,6 +468,7 @@ class RegisterRuntime(Runtime):
                     exc = e
         finally:
             stacks.pop()
+            self.below = below
             self.host_exc = saved_host
             self.raised = self.raised_ctx = None
         if escaped is not None:
@@ -486,6 +497,16 @@ class RegisterRuntime(Runtime):
                             f"calling {callee}")
 
     # -- exceptions --------------------------------------------------------------------------------
+
+    def leaving(self, e: BaseException) -> BaseException:
+        """An exception `e` (not a VMFault) leaves an entry frame sent into: what its resumer is to
+        raise, marked (`propagating`). That is `e`, unless it is the RuntimeError Python made of a
+        StopIteration the frame raised (`_unconverted`): the resumer raises that StopIteration,
+        outside its own handler, so Python chains nothing to it."""
+        if type(e) is RuntimeError and e.__traceback__.tb_next is None:  # type: ignore[union-attr]
+            e = _unconverted(e)
+        self.propagating(e)
+        return e
 
     def propagating(self, e: BaseException) -> None:
         """`e` leaves a frame without being caught there: give it CPython's context now (it was just
@@ -521,8 +542,6 @@ def _unconverted(e: RuntimeError) -> BaseException:
     return e
 
 
-#: The level a frame sent into without a trampoline takes in `RegisterRuntime.stacks`.
-_NO_FRAMES: list[RFrame] = []
 
 
 def _replaying(req: Any, send: Any) -> Any:
@@ -552,12 +571,13 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
     """Run `entry` and every VM frame it calls; return its value or raise its exception (the
     `Execute` of `vm.runtime`). `host_exc` is what the host was handling when it entered."""
     stacks = rt.stacks
-    base = len(stacks) + sum(map(len, stacks)) if stacks else 0
+    base = rt.below + len(stacks[-1]) + 1 if stacks else 0
     if base >= rt.max_depth:
         raise rt.depth_error(entry, entry.prog.name)
     frames: list[RFrame] = []
     push, pop = frames.append, frames.pop
     stacks.append(frames)
+    below, rt.below = rt.below, base
     saved_host, rt.host_exc = rt.host_exc, host_exc
     limit = rt.max_depth - base - 1
     pooled = rt.pools
@@ -716,6 +736,7 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
     finally:
         rt.frames += calls
         stacks.pop()
+        rt.below = below
         rt.host_exc = saved_host
         rt.raised = rt.raised_ctx = None
         depth = base + peak + 1

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vm.codegen.support import HELPERS
+from vm.generators import VMGenerator, items
 from zir.errors import VMError
 from zir.ir import UNBOUND
 from zir.ops import EXHAUSTED, OPS, OpDef
@@ -541,7 +542,10 @@ def _import_from(w: InstrWriter, i: RInstr) -> Lines:
 
 @_by_name("get_iter")
 def _get_iter(w: InstrWriter, i: RInstr) -> Lines:
-    return [(0, f"{w.op(i.dest)} = {w.const(iter)}({w.op(i.args[0])})")]
+    # a VM generator is iterated by `vm.generators.items`, its frame resumed without a call per item
+    x = w.op(i.args[0])
+    gen = f"{w.const(items)}({x}) if type({x}) is {w.const(VMGenerator)}"
+    return [(0, f"{w.op(i.dest)} = {gen} else {w.const(iter)}({x})")]
 
 
 @_by_name("iter_next")
