@@ -125,11 +125,16 @@ class RegisterProfile:
 
     def block_counts_derived(self) -> list[int]:
         """Every block's execution count (derived from the edge counters: `vm.codegen.counters`)."""
-        return self.plan.solve(self.counts, self.exits)[0]
+        return self.plan.solve(self.counts, self.exits, self.sample_counts())[0]
+
+    def sample_counts(self) -> list[int]:
+        """How many timing samples each block has (DETAILED, FULL: the counts of the sampled
+        blocks, `vm.codegen.counters.plan_counters`)."""
+        return [len(a) for a in self.times]
 
     def edge_counts(self) -> dict[tuple[int, int], int]:
         """Every normal CFG edge's count, `(source, target)` (target -1 for a `ret`)."""
-        return self.plan.solve(self.counts, self.exits)[1]
+        return self.plan.solve(self.counts, self.exits, self.sample_counts())[1]
 
     def instr_counts(self) -> list[list[int]]:
         """Per block, per instruction: how many times it ran."""

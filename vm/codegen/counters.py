@@ -68,7 +68,8 @@ class CounterPlan:
     `ret`), once each, sorted. `edge_slots`: the counted ones, with their slot in `_P`.
     `block_slots`: blocks counted at their start (only in the reference plan, `count_everything`).
     `abandon`: blocks with an edge to `EXIT` that is never counted (suspending instructions).
-    `exc_target[k]`: where an exception leaving block `k` goes (its handler, or `EXIT`)."""
+    `exc_target[k]`: where an exception leaving block `k` goes (its handler, or `EXIT`).
+    `sampled`: blocks whose count the timing samples give (DETAILED and FULL, see `plan_counters`)."""
 
     nblocks: int
     reachable: tuple[int, ...]
@@ -77,54 +78,71 @@ class CounterPlan:
     block_slots: Mapping[int, int]
     abandon: frozenset[int]
     exc_target: Mapping[int, int]
+    sampled: frozenset[int] = frozenset()
 
     @property
     def nslots(self) -> int:
         """How many counters `_P` holds."""
         return len(self.edge_slots) + len(self.block_slots)
 
-    def solve(self, counters: Sequence[int],
-              exits: Mapping[tuple[int, int], int]) -> tuple[list[int], dict[Edge, int]]:
-        """Every block's execution count and every normal edge's count, from the counters and the
-        located exceptions (`exits[(block, instruction)]`)."""
+    def out_node(self, k: int) -> int:
+        """The node block `k`'s outgoing edges leave from: a sampled block is two nodes, `k` (what
+        enters) and `nblocks + k` (what leaves), joined by an edge of known count."""
+        return self.nblocks + k if k in self.sampled else k
+
+    def solve(self, counters: Sequence[int], exits: Mapping[tuple[int, int], int],
+              samples: Sequence[int] = ()) -> tuple[list[int], dict[Edge, int]]:
+        """Every block's execution count and every normal edge's count, from the counters, the
+        located exceptions (`exits[(block, instruction)]`) and, for the sampled blocks, how many
+        timing samples each has (`samples[k]`)."""
         exc = [0] * self.nblocks
         for (k, _), n in exits.items():
             exc[k] += n
         known: dict[Edge, int] = {e: counters[s] for e, s in self.edge_slots.items()}
+        out = self.out_node
         # balance: known inflow minus known outflow, per node (EXIT included)
         bal: dict[int, int] = {k: 0 for k in self.reachable}
+        bal.update((self.nblocks + k, 0) for k in self.sampled)
         bal[EXIT] = 0
         for (s, t), n in known.items():
-            bal[s] -= n
+            bal[out(s)] -= n
             bal[t] += n
         for k in self.reachable:
             if exc[k]:
-                bal[k] -= exc[k]
+                bal[out(k)] -= exc[k]
                 bal[self.exc_target[k]] += exc[k]
-        # the unknown edges: a spanning tree (edge_slots is its complement), as (source, target, id)
-        unknown: list[tuple[int, int, object]] = [(s, t, (s, t)) for s, t in self.edges
+        blocks = [0] * self.nblocks
+        for k in self.sampled:
+            # a block's interval is closed by whatever runs next in its frame (vm.codegen.emit),
+            # except when an exception leaves the function from it: those the profile located
+            blocks[k] = samples[k] + (exc[k] if self.exc_target[k] == EXIT else 0)
+            bal[k] -= blocks[k]
+            bal[self.nblocks + k] += blocks[k]
+        # the unknown edges: a spanning forest (edge_slots is its complement), as (source, target, id)
+        unknown: list[tuple[int, int, object]] = [(out(s), t, (s, t)) for s, t in self.edges
                                                   if (s, t) not in known]
         values: dict[object, int] = {}
         if not self.block_slots:
             if VIRTUAL not in known and self.reachable:
                 unknown.append((EXIT, 0, VIRTUAL))
-            unknown.extend((y, EXIT, ("abandon", y)) for y in sorted(self.abandon))
+            unknown.extend((out(y), EXIT, ("abandon", y)) for y in sorted(self.abandon))
             self._peel(unknown, bal, values)
         edge_counts = {e: known[e] if e in known else values.get(e, 0) for e in self.edges}
         if self.block_slots:
-            blocks = [0] * self.nblocks
             for k, s in self.block_slots.items():
                 blocks[k] = counters[s]
             return blocks, edge_counts
-        blocks = [0] * self.nblocks
+        inflow = [0] * self.nblocks
         if self.reachable:
-            blocks[0] = known[VIRTUAL] if VIRTUAL in known else values.get(VIRTUAL, 0)
+            inflow[0] = known[VIRTUAL] if VIRTUAL in known else values.get(VIRTUAL, 0)
         for (_, t), n in edge_counts.items():
             if t != EXIT:
-                blocks[t] += n
+                inflow[t] += n
         for k in self.reachable:
             if exc[k] and self.exc_target[k] != EXIT:
-                blocks[self.exc_target[k]] += exc[k]
+                inflow[self.exc_target[k]] += exc[k]
+            if k not in self.sampled:
+                blocks[k] = inflow[k]
         return blocks, edge_counts
 
     @staticmethod
@@ -185,15 +203,29 @@ def _common_depth(layout: Layout, s: int, t: int) -> int:
     return r.depth
 
 
-def plan_counters(layout: Layout) -> CounterPlan:
+def plan_counters(layout: Layout, timed: bool = False) -> CounterPlan:
     """Counters on the edges off a maximum-weight spanning tree (Kruskal's algorithm with
-    union-find; the graphs are a few dozen edges, where a library call costs more than it saves)."""
+    union-find; the graphs are a few dozen edges, where a library call costs more than it saves).
+
+    `timed` (DETAILED, FULL): every block the generated code times has one sample per execution
+    that did not end its frame by an exception (`vm.codegen.emit.count_block`; those exceptions
+    are located), so its count is known: it becomes two nodes joined by a known edge, which breaks
+    the cycles through it, and most edges need no counter. Not sampled: a `for` header (never
+    timed), and a block that may suspend (a frame abandoned there never closes its interval)."""
     rc = layout.rc
     edges, abandon, exc_target = _graph(layout)
+    sampled = frozenset(k for k in layout.reachable if k not in abandon and k not in layout.for_loops
+                        ) if timed else frozenset()
+    n = len(rc.blocks)
+
+    def out(k: int) -> int:
+        return n + k if k in sampled else k
+
     nsucc: dict[int, int] = {}
     for s, _ in edges:
         nsucc[s] = nsucc.get(s, 0) + 1
     parent: dict[int, int] = {k: k for k in layout.reachable}
+    parent.update((n + k, n + k) for k in sampled)
     parent[EXIT] = EXIT
 
     def find(x: int) -> int:
@@ -212,19 +244,20 @@ def plan_counters(layout: Layout) -> CounterPlan:
     # the forced tree edges first: the abandon edges (never counted; distinct sources, all to
     # EXIT, so no cycle among them), then the virtual edge where it makes no cycle with them
     for y in sorted(abandon):
-        union(y, EXIT)
+        union(out(y), EXIT)
     slots: dict[Edge, int] = {}
     if layout.reachable and not union(*VIRTUAL):
         slots[VIRTUAL] = 0
     weighted = sorted(edges, key=lambda e: (-10.0 ** _common_depth(layout, *e) / nsucc[e[0]], e))
     for e in weighted:
-        if not union(*e):
+        if not union(out(e[0]), e[1]):
             slots[e] = len(slots)
-    return CounterPlan(len(rc.blocks), tuple(layout.reachable), edges, slots, {}, abandon, exc_target)
+    return CounterPlan(n, tuple(layout.reachable), edges, slots, {}, abandon, exc_target, sampled)
 
 
-def count_everything(layout: Layout) -> CounterPlan:
-    """The reference plan: a counter at the start of every reachable block and on every edge."""
+def count_everything(layout: Layout, timed: bool = False) -> CounterPlan:
+    """The reference plan: a counter at the start of every reachable block and on every edge
+    (`timed` changes nothing: it takes no count from the timing samples)."""
     edges, abandon, exc_target = _graph(layout)
     blocks = {k: n for n, k in enumerate(layout.reachable)}
     slots = {e: len(blocks) + n for n, e in enumerate(edges)}

@@ -93,7 +93,8 @@ class _Emitter:
         self.w.profiled = variant.counts
         self.w.pooled = variant.pooled
         # where the profiled code counts (vm.codegen.counters): on the edges off a spanning tree
-        self.plan: CounterPlan | None = plan_counters(layout) if variant.counts else None
+        self.plan: CounterPlan | None = plan_counters(
+            layout, timed=variant.profile in ("detailed", "full")) if variant.counts else None
         self.lines: list[tuple[int, str, tuple[int, int] | None]] = []
         self.instruments: set[str] = set()
         self.uses_b = False
