@@ -579,6 +579,152 @@ def generator_in_exception_handler() -> list[Any]:
     return log
 
 
+def delegation_chains(n: int) -> list[Any]:
+    """Three-level `yield from` chains (resumed past the frames in between): return values up the
+    chain, exceptions raised and caught at each level, VM calls in the innermost, each level's
+    view of the others, and the chain driven by `for`, `next`, `send`, `throw`, `close` and host
+    code."""
+    log: list[Any] = []
+    gens: dict[str, Any] = {}
+
+    def double(x: int) -> int:
+        return 2 * x
+
+    def leaf(k: int) -> Any:
+        total = 0
+        for i in range(k):
+            got = yield double(i)
+            if got is not None:
+                total += got
+            if i == 1:
+                log.append(("running", gens["top"].gi_running, gens["mid"].gi_running))
+        return ("leaf", k, total)
+
+    def failing(k: int) -> Any:
+        yield k
+        if k == 1:
+            raise KeyError("leaf failed")
+        if k == 2:
+            raise StopIteration("leaks")  # PEP 479: RuntimeError in `mid`
+        yield from leaf(k)
+
+    def mid(k: int) -> Any:
+        r = yield from leaf(k)
+        log.append(("mid got", r))
+        for j in range(3):
+            try:
+                r2 = yield from failing(j)
+                log.append(("failing returned", r2))
+            except (KeyError, RuntimeError) as e:
+                log.append(("mid caught", type(e).__name__, str(e), repr(e.__cause__)))
+        return "mid done"
+
+    def top(k: int) -> Any:
+        m = mid(k)
+        gens["mid"] = m
+        r = yield from m
+        log.append(("top got", r))
+        yield "last"
+        return "top done"
+
+    def fresh(k: int) -> Any:
+        gens["top"] = top(k)
+        return gens["top"]
+
+    out = []
+    for x in fresh(n):
+        out.append(x)
+    log.append(out)
+    t = fresh(n)
+    log.append([next(t), t.send(5), t.send(7), next(t)])
+    log.append(list(t))
+    t = fresh(n)
+    next(t)
+    next(t)
+    try:
+        t.throw(ValueError("into the chain"))
+    except ValueError as e:
+        log.append(("throw came back", str(e)))
+    t = fresh(n)
+    next(t)
+    t.close()
+    log.append(("closed", next(t, "nothing")))
+    log.append(sum(x for x in fresh(n) if isinstance(x, int)))
+    return log
+
+
+def delegate_steered_from_outside() -> list[Any]:
+    """The generator a chain delegates to is advanced, closed or thrown into directly, between
+    resumptions of the chain's outer end; and the innermost re-enters the outer end."""
+    log: list[Any] = []
+    holder: list[Any] = []
+
+    def inner() -> Any:
+        for i in range(6):
+            if i == 4:
+                try:
+                    next(holder[0])
+                except ValueError as e:
+                    log.append(("re-entered", str(e)))
+            got = yield i
+            log.append(("inner got", got))
+        return "inner returned"
+
+    def middle(it: Any) -> Any:
+        r = yield from it
+        log.append(("middle got", r))
+        return r
+
+    def outer(it: Any) -> Any:
+        r = yield from middle(it)
+        yield ("outer got", r)
+
+    it = inner()
+    o = outer(it)
+    holder.append(o)
+    log.append(next(o))
+    log.append(next(o))
+    log.append(("direct", next(it)))
+    log.append(o.send("to the chain"))
+    log.append(("direct send", it.send("direct")))
+    log.append(list(o))
+    it2 = inner()
+    o2 = outer(it2)
+    log.append(next(o2))
+    it2.close()
+    log.append(list(o2))
+    return log
+
+
+def chain_in_handlers() -> list[Any]:
+    """Chains whose frames suspend while handling exceptions (each frame's exception state kept,
+    the chain resumed through the frames that need it)."""
+    log: list[Any] = []
+
+    def inner() -> Any:
+        try:
+            raise OSError("inner's")
+        except OSError:
+            yield repr(sys.exc_info()[1])
+        yield repr(sys.exc_info()[1])
+
+    def middle() -> Any:
+        try:
+            raise LookupError("middle's")
+        except LookupError:
+            yield from inner()
+            yield repr(sys.exc_info()[1])
+        yield from inner()
+
+    for x in middle():
+        log.append(x)
+    try:
+        raise ArithmeticError("consumer's")
+    except ArithmeticError:
+        log.extend(middle())
+    return log
+
+
 PROGRAMS: list[tuple[Any, tuple[Any, ...]]] = [
     (basic_yield, (4,)), (basic_yield, (0,)), (send_protocol, ([1, 2, 3],)), (delegation, (3,)),
     (throw_and_close, ()), (throw_uncaught, ()), (throw_into_delegate, ()), (ignores_exit, ()),
@@ -592,6 +738,7 @@ PROGRAMS: list[tuple[Any, tuple[Any, ...]]] = [
     (steered_during_iteration, ()), (raising_inside_for, (0,)), (raising_inside_for, (1,)),
     (raising_inside_for, (2,)), (reentered_from_its_for, ()), (calls_between_yields, (4,)),
     (break_then_resume, (7,)), (recursive_generators, (6,)), (generator_in_exception_handler, ()),
+    (delegation_chains, (3,)), (delegate_steered_from_outside, ()), (chain_in_handlers, ()),
 ]
 
 

@@ -189,7 +189,12 @@ def advance(rt: Any, frame: Any, started: bool, value: Any, exc: BaseException |
     (`_Suspendable.send`), to go on from."""
     saved = rt.handled
     host_exc = sys.exc_info()[1]
-    outer = host_exc if host_exc is not None else saved
+    if host_exc is None or host_exc is getattr(rt, "host_exc", None):
+        # the host handles nothing, or what it handled when the running VM level began: what the
+        # VM handles now is newer (a frame of that level resuming its delegate in a handler)
+        outer = saved if saved is not None else host_exc
+    else:
+        outer = host_exc
     rt.handled = own if own is not None else outer
     rt.yielded = False
     try:
@@ -212,7 +217,8 @@ _CREATED, _SUSPENDED, _RUNNING, _CLOSED = range(4)
 class _Suspendable:
     """What generators and coroutines share: the frame, its state, and `send`/`throw`/`close`."""
 
-    __slots__ = ("_rt", "_frame", "_state", "_exc", "_fast", "__name__", "__qualname__", "__weakref__")
+    __slots__ = ("_rt", "_frame", "_state", "_exc", "_fast", "_sub", "__name__", "__qualname__",
+                 "__weakref__")
 
     _zir_suspendable = True
     _zir_coroutine = False
@@ -226,6 +232,9 @@ class _Suspendable:
         self._exc: BaseException | None = None
         #: A register frame with nothing profiled: resumed by `send` itself when nothing is handled.
         self._fast = getattr(rt, "direct", False)
+        #: What the frame's `yield from`/`await` delegated to when it last suspended through `send`
+        #: (the third item of its SUSPEND request), else None: see `_delegated`.
+        self._sub: Any = None
         code = frame.prog.code
         self.__name__ = code.name
         self.__qualname__ = code.qualname or code.name
@@ -247,6 +256,8 @@ class _Suspendable:
         if self._state != _SUSPENDED or not self._fast or self._exc is not None or \
                 rt.host_exc is not None or _exception() is not None:
             return self._send(value)
+        if self._sub is not None:
+            return self._delegated(value)
         stacks = rt.stacks
         below = rt.below
         depth = below + len(stacks[-1]) + 2 if stacks else 1
@@ -274,6 +285,7 @@ class _Suspendable:
                 if now is not saved:  # it suspended while handling an exception
                     self._exc = now
                     rt.handled = saved
+                self._sub = req[2]
                 self._state = _SUSPENDED
                 return req[1]
             # a call or a return: `send_in` goes on from that request, as `advance` called it
@@ -318,6 +330,78 @@ class _Suspendable:
 
     # -- running the frame -------------------------------------------------------------------------
 
+    def _delegated(self, value: Any) -> Any:
+        """`send(value)` (its direct case) into a frame whose `yield from`/`await` delegates to a VM
+        generator or coroutine that could itself be sent into directly, and so on down the chain:
+        the innermost is sent into at once, the frames in between (which would only pass the value
+        down and the item up, CPython's SEND) are skipped, all of the chain running meanwhile
+        (`gi_running`, "already executing") and counted for the depth. When the innermost does not
+        suspend (it returns, raises, or calls VM code first), it goes on as the entry of a run at
+        its own depth, and what it finishes with (StopIteration with its return value, or its
+        exception) is thrown into the frame delegating to it, whose SEND loop meets it as the
+        delegate's own `send` would have made it (`throw_value` of a finished delegate raises it
+        again), and so on up the chain while frames finish."""
+        rt = self._rt
+        chain = [self]
+        g = self._sub
+        while type(g) in _DIRECT and g._state == _SUSPENDED and g._rt is rt and g._fast and g._exc is None:
+            chain.append(g)
+            g = g._sub
+        if len(chain) == 1:  # not a frame to send into directly (or no longer)
+            self._sub = None
+            return self.send(value)
+        stacks = rt.stacks
+        below = rt.below
+        base = below + len(stacks[-1]) + 1 if stacks else 0  # the depth below `self`
+        depth = base + len(chain)  # the innermost's
+        if depth > rt.peak_depth:  # (the peak is never above the limit)
+            if depth > rt.max_depth:  # the frames in turn, as they would have been sent into
+                self._sub = None
+                return self.send(value)
+            rt.peak_depth = depth
+        for g in chain:
+            g._state = _RUNNING
+        inner = chain.pop()
+        saved = rt.handled
+        stacks.append(NO_FRAMES)
+        rt.below = depth - 1
+        try:
+            req = inner._frame.send(value)
+        except BaseException as e:  # noqa: BLE001 -- thrown into the frame delegating to it
+            out = inner._left(e, saved, below)
+        else:
+            stacks.pop()
+            rt.below = below
+            if rt.raised is not None:
+                rt.raised = rt.raised_ctx = None
+            now = rt.handled
+            if type(req) is tuple and req[0] is SUSPEND:
+                if now is not saved:  # it suspended while handling an exception
+                    inner._exc = now
+                    rt.handled = saved
+                inner._sub = req[2]
+                inner._state = _SUSPENDED
+                for g in chain:
+                    g._state = _SUSPENDED
+                return req[1]
+            rt.handled = saved
+            own = now if now is not saved else None
+            inner._sub = None  # (its next suspension is not seen)
+            done, out = _run_at(base, base + len(chain), inner, None, own, req)
+            if not done:
+                for g in chain:
+                    g._state = _SUSPENDED
+                return out
+        while chain:
+            g = chain.pop()
+            g._sub = None
+            done, out = _run_at(base, base + len(chain), g, out, None, None)
+            if not done:
+                for h in chain:
+                    h._state = _SUSPENDED
+                return out
+        raise out  # `self` finished: as `send` raises it, outside any handler
+
     def _left(self, e: BaseException, saved: Any, below: int) -> BaseException:
         """The frame `send` sent into directly raised `e`: the frame is done; what its resumer
         raises (the bookkeeping of `send_in`, `advance` and `_resume` for it)."""
@@ -352,6 +436,7 @@ class _Suspendable:
         if state == _CLOSED:
             return self._closed_resume(exc)
         self._state = _RUNNING
+        self._sub = None  # (this way, the frame's next suspension is not seen)
         return self._run(state == _SUSPENDED, value, exc, self._exc, None)
 
     def _run(self, started: bool, value: Any, exc: BaseException | None, own: BaseException | None,
@@ -501,6 +586,32 @@ collections.abc.Coroutine.register(VMCoroutine)
 
 #: Iterators that `yield from` always drives with `send` (3.11's SEND fast path).
 SENDS = frozenset({VMGenerator, VMCoroutine, types.GeneratorType, types.CoroutineType})
+#: What `_Suspendable._delegated` sends into past a delegating frame.
+_DIRECT = frozenset({VMGenerator, VMCoroutine})
+
+
+def _run_at(base: int, under: int, g: _Suspendable, exc: BaseException | None, own: BaseException | None,
+            made: Any) -> tuple[bool, Any]:
+    """`_Suspendable._delegated`: run `g` on (with `exc` thrown in, or from the request `made`) as
+    the entry of a run with `under` frames below it (`base` are below the chain, whose levels the
+    runtime's stacks then show; one more level stands for the chain's frames in between).
+    (False, item) when it suspended again, (True, what it finished with: StopIteration with its
+    return value, or its exception) else."""
+    rt = g._rt
+    stacks = rt.stacks
+    pushed = under > base
+    if pushed:
+        below = rt.below
+        stacks.append(NO_FRAMES)
+        rt.below = under - 1  # (a run entered in this level is at `below + 0 + 2` = under + 1)
+    try:
+        return False, g._run(True, None, exc, own, made)
+    except BaseException as e:  # noqa: BLE001 -- the caller throws it on, or raises it
+        return True, e
+    finally:
+        if pushed:
+            stacks.pop()
+            rt.below = below
 
 
 def _exception_of(typ: Any, val: Any, tb: Any) -> BaseException:
@@ -544,7 +655,14 @@ def resume_with(rt: Any, frame: Any, value: Any, exc: BaseException | None, star
     if hasattr(frame, "stack"):  # a stack-mode frame
         if started:
             frame.stack.append(Resume(value, exc))
-        return rt.execute(rt, frame, host_exc)
+        # the stack loop keeps its level's host exception to itself; `advance` reads it here (the
+        # register runtime keeps it as `host_exc` for every level)
+        outer_host = getattr(rt, "host_exc", None)
+        rt.host_exc = host_exc
+        try:
+            return rt.execute(rt, frame, host_exc)
+        finally:
+            rt.host_exc = outer_host
     return rt.resume(frame, value, exc, started, host_exc)
 
 
@@ -559,6 +677,13 @@ def items(g: VMGenerator) -> Any:
     while True:
         if g._state == _SUSPENDED and g._fast and g._exc is None and rt.host_exc is None and \
                 _exception() is None:
+            if g._sub is not None:  # past the frames of a `yield from` chain
+                try:
+                    item = g._delegated(None)
+                except StopIteration:
+                    return
+                yield item
+                continue
             below = rt.below
             depth = below + len(stacks[-1]) + 2 if stacks else 1
             if depth <= rt.peak_depth or depth <= rt.max_depth:  # (the peak is never above the limit)
@@ -584,6 +709,7 @@ def items(g: VMGenerator) -> Any:
                         if now is not saved:  # it suspended while handling an exception
                             g._exc = now
                             rt.handled = saved
+                        g._sub = req[2]
                         g._state = _SUSPENDED
                         yield req[1]
                         continue

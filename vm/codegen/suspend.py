@@ -53,7 +53,9 @@ def _drive(w: InstrWriter, dest: str, it: str, value: str) -> Lines:
     """`dest = yield from it`, starting by sending `value`, written out (3.11's SEND loop; PEP
     380): each item `it` yields is a suspension of the frame (a request to the trampoline; a bare
     `yield` has one shared request), what is sent back goes on into `it`, what is thrown in is
-    thrown on into it (`await_step`, `_gen_throw`'s rules), and its return value is the result."""
+    thrown on into it (`await_step`, `_gen_throw`'s rules), and its return value is the result.
+    The request of a suspension names `it` (its third item): a VM generator's `send` may then
+    send into `it` directly, past this frame (`vm.generators._Suspendable._delegated`)."""
     w.yields = True
     w.temps.update(("_it", "_av", "_ax", "_ay"))
     return [(0, f"_it = {it}"),
@@ -68,7 +70,7 @@ def _drive(w: InstrWriter, dest: str, it: str, value: str) -> Lines:
             (2, f"{dest} = _ae.value"),
             (2, "break"),
             (1, "try:"),
-            (2, f"_av = yield {w.const(SUSPEND_NONE)} if _ay is None else ({w.const(SUSPEND)}, _ay, None)"),
+            (2, f"_av = yield {w.const(SUSPEND_NONE)} if _ay is None else ({w.const(SUSPEND)}, _ay, _it)"),
             (2, "_ax = None"),
             (1, "except BaseException as _ae:"),
             (2, "_av, _ax = None, _ae")]
