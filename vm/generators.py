@@ -212,6 +212,8 @@ def advance(rt: Any, frame: Any, started: bool, value: Any, exc: BaseException |
 # -- the objects ------------------------------------------------------------------------------------
 
 _CREATED, _SUSPENDED, _RUNNING, _CLOSED = range(4)
+#: `_Suspendable._resume`'s default for `made`: a resumption that marks the frame running itself.
+_FRESH: Any = _Marker("FRESH")
 
 
 class _Suspendable:
@@ -291,7 +293,7 @@ class _Suspendable:
             # a call or a return: `send_in` goes on from that request, as `advance` called it
             now = rt.handled
             rt.handled = saved
-            return self._run(True, None, None, now if now is not saved else None, req)
+            return self._resume(None, None, req, now if now is not saved else None)
         raise out  # outside the handler, so Python chains nothing more to it
 
     def _send(self, value: Any) -> Any:
@@ -342,25 +344,28 @@ class _Suspendable:
         delegate's own `send` would have made it (`throw_value` of a finished delegate raises it
         again), and so on up the chain while frames finish."""
         rt = self._rt
+        self._state = _RUNNING
         chain = [self]
         g = self._sub
-        while type(g) in _DIRECT and g._state == _SUSPENDED and g._rt is rt and g._fast and g._exc is None:
+        # (a generator of the same runtime can be sent into directly as `self` can; one marked
+        # running is not taken again)
+        while type(g) in _DIRECT and g._state == _SUSPENDED and g._exc is None and g._rt is rt:
+            g._state = _RUNNING
             chain.append(g)
             g = g._sub
-        if len(chain) == 1:  # not a frame to send into directly (or no longer)
-            self._sub = None
-            return self.send(value)
         stacks = rt.stacks
         below = rt.below
         base = below + len(stacks[-1]) + 1 if stacks else 0  # the depth below `self`
         depth = base + len(chain)  # the innermost's
-        if depth > rt.peak_depth:  # (the peak is never above the limit)
-            if depth > rt.max_depth:  # the frames in turn, as they would have been sent into
-                self._sub = None
-                return self.send(value)
+        if len(chain) == 1 or depth > rt.peak_depth and depth > rt.max_depth:
+            # not a frame to send into directly (or no longer), or too deep: the frames in turn,
+            # as they would have been sent into (the peak is never above the limit)
+            for g in chain:
+                g._state = _SUSPENDED
+            self._sub = None
+            return self.send(value)
+        if depth > rt.peak_depth:
             rt.peak_depth = depth
-        for g in chain:
-            g._state = _RUNNING
         inner = chain.pop()
         saved = rt.handled
         stacks.append(NO_FRAMES)
@@ -426,22 +431,26 @@ class _Suspendable:
             rt.raised = rt.raised_ctx = None
             rt.handled = saved
 
-    def _resume(self, value: Any, exc: BaseException | None) -> Any:
+    def _resume(self, value: Any, exc: BaseException | None, made: Any = _FRESH,
+                own: BaseException | None = None) -> Any:
         """Run the frame on from where it stopped (from its start when created) with `value` sent
         in or `exc` thrown in: return what it yields next, or raise StopIteration with what it
-        returns (a StopIteration leaving the frame is PEP 479's RuntimeError)."""
-        state = self._state
-        if state == _RUNNING:
-            raise ValueError(f"{self._what} already executing")
-        if state == _CLOSED:
-            return self._closed_resume(exc)
-        self._state = _RUNNING
-        self._sub = None  # (this way, the frame's next suspension is not seen)
-        return self._run(state == _SUSPENDED, value, exc, self._exc, None)
-
-    def _run(self, started: bool, value: Any, exc: BaseException | None, own: BaseException | None,
-             made: Any) -> Any:
-        """`_resume` once the frame is marked running (`advance` with `made`, see there)."""
+        returns (a StopIteration leaving the frame is PEP 479's RuntimeError). With `made` (the
+        request the suspended frame already made, or None), the frame is already marked running
+        by a direct resumption that goes on here with `own` as its handled exception (`advance`)."""
+        if made is _FRESH:
+            state = self._state
+            if state == _RUNNING:
+                raise ValueError(f"{self._what} already executing")
+            if state == _CLOSED:
+                return self._closed_resume(exc)
+            self._state = _RUNNING
+            self._sub = None  # (this way, the frame's next suspension is not seen)
+            started = state == _SUSPENDED
+            own = self._exc
+            made = None
+        else:
+            started = True
         rt = self._rt
         try:
             value, self._exc = advance(rt, self._frame, started, value, exc, own, made)
@@ -605,7 +614,7 @@ def _run_at(base: int, under: int, g: _Suspendable, exc: BaseException | None, o
         stacks.append(NO_FRAMES)
         rt.below = under - 1  # (a run entered in this level is at `below + 0 + 2` = under + 1)
     try:
-        return False, g._run(True, None, exc, own, made)
+        return False, g._resume(None, exc, made, own)
     except BaseException as e:  # noqa: BLE001 -- the caller throws it on, or raises it
         return True, e
     finally:
@@ -657,7 +666,12 @@ def resume_with(rt: Any, frame: Any, value: Any, exc: BaseException | None, star
             frame.stack.append(Resume(value, exc))
         # the stack loop keeps its level's host exception to itself; `advance` reads it here (the
         # register runtime keeps it as `host_exc` for every level)
-        outer_host = getattr(rt, "host_exc", None)
+        try:
+            outer_host = rt.host_exc
+        except AttributeError:  # (the first time)
+            rt.host_exc = outer_host = None
+        if outer_host is host_exc:  # (None, mostly: nothing to set)
+            return rt.execute(rt, frame, host_exc)
         rt.host_exc = host_exc
         try:
             return rt.execute(rt, frame, host_exc)
@@ -716,7 +730,7 @@ def items(g: VMGenerator) -> Any:
                     now = rt.handled
                     rt.handled = saved
                     try:
-                        item = g._run(True, None, None, now if now is not saved else None, req)
+                        item = g._resume(None, None, req, now if now is not saved else None)
                     except StopIteration:
                         return
                     yield item
