@@ -113,13 +113,27 @@ class RegisterProfile:
                 line = tb.tb_lineno
                 at = self.prog.line_at(line)
                 if at is not None:
-                    slot = self.plan.block_slots.get(at[0])
-                    if slot is not None and line in self.prog.generated.precount:
-                        # a `for` header's iter_next raised before its block counter (reference plan)
-                        self.counts[slot] += 1
+                    if line in self.prog.generated.precount:
+                        self.header_raised(at[0], tb.tb_frame)
                     self.exits[at] += 1
                 return
             tb = tb.tb_next
+
+    def header_raised(self, h: int, frame: Any) -> None:
+        """The `next()` of a loop written as Python's `for` (header `h`) raised; the exception leaves
+        the function (a `for` header has no handler). `h` has no counter and no timing of its own:
+        the reference plan counts `h` here (its counter would come after the `next()`), and the
+        interval of the block before it (in `_p`), which only the next block's start would close,
+        closes now, so that every timed block has one sample per execution
+        (`vm.codegen.counters.plan_counters` derives counts from that)."""
+        slot = self.plan.block_slots.get(h)
+        if slot is not None:
+            self.counts[slot] += 1
+        if self.level in ("detailed", "full"):
+            local = frame.f_locals  # the frame has finished: its locals are those it ended with
+            p, t0 = local.get("_p"), local.get("_t0")
+            if isinstance(p, int) and isinstance(t0, int) and 0 <= p < len(self.times):
+                self.times[p].append(time.perf_counter_ns() - t0)
 
     # -- derived figures -------------------------------------------------------------------------
 
