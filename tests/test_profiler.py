@@ -450,37 +450,81 @@ def irreducible() -> Any:
     ])
 
 
-def run_plan(rc: Any, plan_counters: Any, structured: bool, calls: list[tuple[Any, ...]]) -> Any:
-    """Generate `rc` (a leaf) with BASIC counters placed by `plan_counters`, run it on each
-    argument tuple, and return its plan's derived (block counts, edge counts)."""
+def run_plan(rc: Any, plan_counters: Any, structured: bool, calls: list[tuple[Any, ...]],
+             level: str = "basic") -> Any:
+    """Generate `rc` (a leaf without handlers) at profile `level` with counters placed by
+    `plan_counters`, run it on each argument tuple, and return its plan's derived (block counts,
+    edge counts)."""
+    import time
+    from array import array
+
     from zir.ir import UNBOUND
 
     old = emit.plan_counters
     emit.plan_counters = plan_counters
     try:
-        gen = emit.generate(rc, emit.Variant(profile="basic"), structured=structured)
+        gen = emit.generate(rc, emit.Variant(profile=level), structured=structured)
     finally:
         emit.plan_counters = old
     assert gen.leaf and gen.plan is not None
     counters = [0] * gen.plan.nslots
-    ns: dict[str, Any] = {"_U": UNBOUND, "_P": counters, **gen.values}
+    times = [array("q") for _ in rc.blocks]
+    ns: dict[str, Any] = {"_U": UNBOUND, "_P": counters, "_T": [*(a.append for a in times), [].append],
+                          "_ns": time.perf_counter_ns, **gen.values}
     exec(compile(gen.source, "<hand>", "exec"), ns)
     for args in calls:
         ns[gen.name](None, *args)
-    return gen.plan.solve(counters, {})
+    return gen.plan.solve(counters, {}, [len(a) for a in times])
 
 
+@pytest.mark.parametrize("level", ["basic", "detailed"])
 @pytest.mark.parametrize("structured", [True, False])
-def test_irreducible_flow_derives_every_count(structured: bool) -> None:
+def test_irreducible_flow_derives_every_count(structured: bool, level: str) -> None:
     from vm.codegen.counters import plan_counters
 
     calls = [(True, 0), (False, 0), (True, 7), (False, -20), (True, -30)]
-    got = run_plan(irreducible(), plan_counters, structured, calls)
-    want = run_plan(irreducible(), count_everything, structured, calls)
+    got = run_plan(irreducible(), plan_counters, structured, calls, level)
+    want = run_plan(irreducible(), count_everything, structured, calls, level)
     assert got == want
     blocks, edges = got
     assert blocks[0] == blocks[3] == 5 and blocks[1] > 5 and blocks[2] > 5
     assert edges[(1, 2)] + edges[(2, 1)] > 0  # the cycle ran
+
+
+def random_walk(seed: int, nodes: int) -> Any:
+    """A random CFG: node i is block 2i (`r0 -= 1`; leave through the exit block when r0 reaches
+    0, else go on) and block 2i+1 (a pseudo-random step of r1 picks one of two random nodes, so
+    the graph has cycles of every shape, irreducible ones included)."""
+    import random
+
+    from zir.regcode import Imm, RBlock, Reg, RegCode, RInstr
+
+    rnd = random.Random(seed)
+    exit_ = 2 * nodes
+    blocks = []
+    for i in range(nodes):
+        blocks.append(RBlock(f"a{i}", [RInstr("sub", Reg(0), (Reg(0), Imm(1))),
+                                       RInstr("cbr_gt", None, (Reg(0), Imm(0)), targets=(2 * i + 1, exit_))]))
+        x, y = rnd.randrange(nodes), rnd.randrange(nodes)
+        blocks.append(RBlock(f"b{i}", [RInstr("mul", Reg(1), (Reg(1), Imm(5))),
+                                       RInstr("add", Reg(1), (Reg(1), Imm(1))),
+                                       RInstr("mod", Reg(1), (Reg(1), Imm(7))),
+                                       RInstr("cbr_lt", None, (Reg(1), Imm(3)), targets=(2 * x, 2 * y))]))
+    blocks.append(RBlock("exit", [RInstr("ret", None, (Reg(1),))]))
+    return RegCode("walk", params=[0, 1], nregs=2, param_names=["steps", "state"], blocks=blocks)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_graphs_derive_every_count(seed: int) -> None:
+    from vm.codegen.counters import plan_counters
+
+    rc = random_walk(seed, 3 + seed)
+    calls = [(steps, state) for steps in (1, 5, 40) for state in (0, 3)]
+    for level in ("basic", "detailed"):
+        for structured in (True, False):
+            got = run_plan(rc, plan_counters, structured, calls, level)
+            assert got == run_plan(rc, count_everything, structured, calls, level), (level, structured)
+            assert got[0][2 * (3 + seed)] == len(calls)  # the exit block ran once per call
 
 
 def test_loop_entries_exits_and_function_entry_have_no_counter() -> None:
