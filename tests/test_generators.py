@@ -725,6 +725,33 @@ def chain_in_handlers() -> list[Any]:
     return log
 
 
+def coroutine_chains() -> list[Any]:
+    """`await` chains of VM coroutines driven by asyncio, the innermost suspending on a future (an
+    item that is not None, so the chain is resumed at its innermost frame)."""
+    import asyncio
+
+    log: list[Any] = []
+
+    async def leaf(i: int) -> int:
+        await asyncio.sleep(0.0005)
+        if i == 2:
+            raise KeyError("leaf")
+        return i * 10
+
+    async def mid(i: int) -> int:
+        try:
+            return await leaf(i) + 1
+        except KeyError as e:
+            log.append(("mid caught", str(e), repr(sys.exc_info()[1])))
+            return -1
+
+    async def top() -> list[int]:
+        return [await mid(i) for i in range(4)]
+
+    log.append(asyncio.run(top()))
+    return log
+
+
 PROGRAMS: list[tuple[Any, tuple[Any, ...]]] = [
     (basic_yield, (4,)), (basic_yield, (0,)), (send_protocol, ([1, 2, 3],)), (delegation, (3,)),
     (throw_and_close, ()), (throw_uncaught, ()), (throw_into_delegate, ()), (ignores_exit, ()),
@@ -739,6 +766,7 @@ PROGRAMS: list[tuple[Any, tuple[Any, ...]]] = [
     (raising_inside_for, (2,)), (reentered_from_its_for, ()), (calls_between_yields, (4,)),
     (break_then_resume, (7,)), (recursive_generators, (6,)), (generator_in_exception_handler, ()),
     (delegation_chains, (3,)), (delegate_steered_from_outside, ()), (chain_in_handlers, ()),
+    (coroutine_chains, ()),
 ]
 
 

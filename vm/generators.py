@@ -20,6 +20,12 @@ How a frame suspends (the three suspending rows of the opcode table: `yield`, `y
   exception into it. `yield from` is its SEND loop written out in the generated code
   (vm.codegen.suspend), with `await_step` for what is thrown in.
 
+Register-mode resumption is direct when nothing is handled (docs/performance.md, "Generators"):
+`send`/`__next__` send into the frame themselves, with only the bookkeeping that is not then a
+no-op; VM code's `for` over a VM generator iterates `items(g)`, that loop as a native generator;
+and a frame suspended in `yield from` of a VM generator or coroutine names it in its request, so
+the next `send` goes to the innermost frame of such a chain (`_Suspendable._delegated`).
+
 The semantics follow CPython 3.11's `Objects/genobject.c` (`gen_send_ex2`, `_gen_throw`,
 `gen_close`; PEP 342 `send`/`throw`/`close`, PEP 380 `yield from`, PEP 479 StopIteration
 conversion, PEP 492 coroutines), message for message where a program can see them.
@@ -412,6 +418,7 @@ class _Suspendable:
         raises (the bookkeeping of `send_in`, `advance` and `_resume` for it)."""
         rt = self._rt
         self._state = _CLOSED
+        self._sub = None  # (what it delegated to lives no longer than it would in CPython)
         try:
             if isinstance(e, StopIteration):  # a frame without a pool returned
                 self._frame = None
