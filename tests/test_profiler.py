@@ -234,8 +234,8 @@ def test_profile_none_generates_the_code_of_no_profiler(name: str) -> None:
 # -- derived counts against an independently counted run ----------------------------------------------
 # The programs below cover what flow conservation must get right: nested loops, break/continue,
 # while-else, early returns, exceptions leaving loops (caught outside, or leaving the function),
-# generators left suspended, thrown into, closed and exhausted (one suspending in its entry block),
-# and coroutines suspended by the event loop.
+# generators left suspended, thrown into, closed, collected and exhausted (one suspending in its entry
+# block, one with a `finally`), and coroutines suspended by the event loop.
 
 
 def nested_break_continue(n: int) -> int:
@@ -321,6 +321,33 @@ def drive_generators(n: int) -> list[Any]:
     return out
 
 
+CLEANUPS: list[int] = []
+
+
+def with_finally(n: int) -> Any:
+    try:
+        for i in range(n):
+            yield i * 2
+    finally:
+        CLEANUPS.append(n)  # closing, collecting or throwing into the generator runs this
+
+
+def close_collect_throw(n: int) -> int:
+    closed = with_finally(n)
+    next(closed)
+    closed.close()
+    collected = with_finally(n)
+    next(collected)
+    del collected  # the last reference: collected (and closed) here
+    thrown = with_finally(n)
+    next(thrown)
+    try:
+        thrown.throw(KeyError("thrown in"))
+    except KeyError:
+        pass
+    return sum(with_finally(n))
+
+
 def failing_items(n: int) -> Any:
     for i in range(n):
         if i == 2:
@@ -369,6 +396,7 @@ DERIVATION_RUNS: list[tuple[Any, tuple[Any, ...]]] = [
     (caught_outside_loops, ([1, 2, 3],)), (caught_outside_loops, ([2, 1, 0, 4],)),
     (drive_generators, (5,)), (gather_tickers, (3,)),
     (iterate_failing, (5,)), (iterate_failing, (2,)), (iterate_failing_caught, (5,)),
+    (close_collect_throw, (3,)),
 ]
 
 
