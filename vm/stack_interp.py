@@ -39,8 +39,8 @@ from vm.semantics import (
     prepare_raise,
     set_context,
 )
+from vm.spawn import spawn_handler
 from vm.stack_ops import SLOW_HANDLERS, name_error, unbound_deref, unbound_local
-from vm.tasks import spawn_handler
 from zir.bytecode.code import Code
 from zir.errors import VMError
 from zir.ir import UNBOUND

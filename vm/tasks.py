@@ -1,4 +1,5 @@
-"""VM tasks: SPAWN's futures, the scheduler that runs them, and their pool.
+"""VM tasks: SPAWN's futures, the scheduler that runs them, and their pool (SPAWN itself, which
+starts them, is vm/spawn.py).
 
 SPAWN `f(*args)` calls `f` (a VM coroutine function, usually) and starts the coroutine as a VM task
 at once: the scheduler runs it until it first suspends, so a task that never suspends has finished
@@ -29,9 +30,6 @@ in the spawner's context). A `Task` is a duck-typed asyncio future (`_asyncio_fu
 cancels the future the task waits on, or throws `CancelledError` into it at its next step; awaiting
 a cancelled task raises `CancelledError`, a failed one its exception.
 
-SPAWN never raises on behalf of the call: an exception from calling `f`, or a result that cannot be
-awaited, is kept in the task and raised by AWAIT, where the sequential program raised it.
-
 Futures are pooled: when AWAIT has taken the value of a finished task and nothing else refers to the
 task object (checked by its reference count, so a future the program kept is never reused), it goes
 back to the scheduler's free list and the next SPAWN reuses it.
@@ -44,14 +42,13 @@ import collections
 import contextvars
 import sys
 from collections.abc import Callable, Generator
-from types import FunctionType
 from typing import Any
 
-from zir.ops import get_awaitable
+__all__ = ["CANCELLED", "DONE", "PENDING", "Scheduler", "Task", "is_fault", "release_if_unshared",
+           "scheduler_of", "task_stats"]
 
-__all__ = ["Scheduler", "Task", "scheduler_of", "spawn", "spawn_handler", "start_frame", "task_stats"]
-
-_PENDING, _DONE, _CANCELLED = range(3)
+#: A task's states (`Task._state`): AWAIT's fast path reads a state that is not PENDING.
+PENDING, DONE, CANCELLED = range(3)
 #: Idle task objects a scheduler keeps for reuse.
 POOL_CAP = 256
 
@@ -76,7 +73,7 @@ class Task:
         #: that frame was handling when it last suspended (see `vm.generators.advance`).
         self._frame: Any = None
         self._handled: BaseException | None = None
-        self._state = _PENDING
+        self._state = PENDING
         self._result: Any = None
         self._exc: BaseException | None = None
         self._callbacks: list[tuple[Callable[[Any], Any], Any]] | None = None
@@ -91,7 +88,7 @@ class Task:
         self._coro = None
         self._frame = None
         self._handled = None
-        self._state = _PENDING
+        self._state = PENDING
         self._result = None
         self._exc = None
         self._callbacks = None
@@ -105,40 +102,40 @@ class Task:
 
     def _zir_ready(self) -> bool:
         """Done (result, exception or cancelled): AWAIT need not suspend."""
-        return self._state != _PENDING
+        return self._state != PENDING
 
     def _zir_take(self) -> Any:
         """The result for AWAIT (or raise the task's exception)."""
         self._sched.fast_path += 1
-        if self._state == _DONE and self._exc is None:  # `result()`'s common case, without the call
+        if self._state == DONE and self._exc is None:  # `result()`'s common case, without the call
             return self._result
         return self.result()
 
     # -- the Future protocol -----------------------------------------------------------------------
 
     def done(self) -> bool:
-        return self._state != _PENDING
+        return self._state != PENDING
 
     def cancelled(self) -> bool:
-        return self._state == _CANCELLED
+        return self._state == CANCELLED
 
     def result(self) -> Any:
         """The coroutine's return value; its exception; CancelledError; InvalidStateError when
         not done."""
         state = self._state
-        if state == _DONE:
+        if state == DONE:
             exc = self._exc
             if exc is not None:
                 raise exc
             return self._result
-        if state == _CANCELLED:
+        if state == CANCELLED:
             raise self._cancelled_error()
         raise asyncio.InvalidStateError("Result is not ready.")
 
     def exception(self) -> BaseException | None:
-        if self._state == _CANCELLED:
+        if self._state == CANCELLED:
             raise self._cancelled_error()
-        if self._state == _PENDING:
+        if self._state == PENDING:
             raise asyncio.InvalidStateError("Exception is not set.")
         return self._exc
 
@@ -149,7 +146,7 @@ class Task:
         return loop
 
     def add_done_callback(self, fn: Callable[[Any], Any], *, context: Any = None) -> None:
-        if self._state != _PENDING:
+        if self._state != PENDING:
             self.get_loop().call_soon(fn, self, context=context)
             return
         if self._callbacks is None:
@@ -164,7 +161,7 @@ class Task:
 
     def cancel(self, msg: Any = None) -> bool:
         """Request cancellation (asyncio.Task.cancel): False when already done."""
-        if self._state != _PENDING:
+        if self._state != PENDING:
             return False
         waiter = self._fut_waiter
         if waiter is not None and waiter.cancel(msg=msg):
@@ -174,10 +171,10 @@ class Task:
         return True
 
     def __await__(self) -> Generator[Any, None, Any]:
-        if self._state == _PENDING:
+        if self._state == PENDING:
             self._asyncio_future_blocking = True
             yield self
-        if self._state == _PENDING:
+        if self._state == PENDING:
             raise RuntimeError("await wasn't used with future")
         return self.result()
 
@@ -214,7 +211,7 @@ class Task:
         # a pending task whose frame nothing will step again is closed as CPython finalizes a
         # suspended coroutine (`_PyGen_Finalize`): GeneratorExit where it stopped, so its
         # `finally` blocks run; an error there is reported as unraisable
-        if self._frame is not None and self._state == _PENDING:
+        if self._frame is not None and self._state == PENDING:
             self._close_frame()
 
     def _close_frame(self) -> None:
@@ -284,7 +281,7 @@ class Scheduler:
         task._loop = asyncio._get_running_loop()
         self.spawned += 1
         self.step(task, None)
-        if task._state != _PENDING:
+        if task._state != PENDING:
             self.eager += 1
         return task
 
@@ -294,12 +291,12 @@ class Scheduler:
         task._loop = asyncio._get_running_loop()
         self.spawned += 1
         self.eager += 1
-        task._finish(_DONE, None, exc)
+        task._finish(DONE, None, exc)
         return task
 
     def step(self, task: Task, exc: BaseException | None) -> None:
         """Run the task's coroutine to its next suspension or its end (asyncio.Task.__step)."""
-        if task._state != _PENDING:
+        if task._state != PENDING:
             return
         task._fut_waiter = None
         if task._must_cancel:
@@ -312,7 +309,7 @@ class Scheduler:
                 rt = self.rt
                 yielded, task._handled = _advance(rt, frame, True, None, exc, task._handled)
                 if not rt.yielded:
-                    task._finish(_DONE, yielded, None)
+                    task._finish(DONE, yielded, None)
                     return
                 rt.yielded = False
                 if rt.profiler is not None:
@@ -323,22 +320,22 @@ class Scheduler:
             if frame is not None:  # the frame raised it: PEP 479's RuntimeError, as a coroutine's
                 err = RuntimeError("coroutine raised StopIteration")
                 err.__cause__ = stop
-                task._finish(_DONE, None, err)
+                task._finish(DONE, None, err)
                 return
-            task._finish(_DONE, stop.value, None)
+            task._finish(DONE, stop.value, None)
             return
         except asyncio.CancelledError as e:
             self.cancelled += 1
             task._cancel_msg = e.args[0] if e.args else None
-            task._finish(_CANCELLED, None, None)
+            task._finish(CANCELLED, None, None)
             return
         except (KeyboardInterrupt, SystemExit) as e:
-            task._finish(_DONE, None, e)  # done with it, and it leaves the loop (asyncio.Task)
+            task._finish(DONE, None, e)  # done with it, and it leaves the loop (asyncio.Task)
             raise
         except BaseException as e:  # noqa: BLE001 -- the task's outcome, raised by AWAIT
-            if _is_fault(e):
+            if is_fault(e):
                 raise
-            task._finish(_DONE, None, e)
+            task._finish(DONE, None, e)
             return
         self.suspends += 1
         self._wait(task, yielded)
@@ -436,7 +433,8 @@ def _late_imports() -> None:
 _advance: Any = None
 
 
-def _is_fault(exc: BaseException) -> bool:
+def is_fault(exc: BaseException) -> bool:
+    """Is `exc` the VM's own failure (`vm.runtime.VMFault`), which no task keeps?"""
     from vm.runtime import VMFault
 
     return isinstance(exc, VMFault)
@@ -452,151 +450,10 @@ def scheduler_of(rt: Any) -> Scheduler:
     return sched
 
 
-def spawn(rt: Any, f: Any, args: tuple[Any, ...] | list[Any], site: list[Any] | None = None) -> Any:
-    """SPAWN: the future of `f(*args)` started as a VM task (see the module docstring). `site`, a
-    register-code SPAWN's cache, learns a VM coroutine function it can start by itself: [the
-    function, its pool's free list (None: take from the maker), its frame maker] (vm.codegen.suspend)."""
-    sched = rt.scheduler
-    if sched is None:
-        sched = scheduler_of(rt)
-    known = sched.known
-    if f is known[0] and len(args) == known[3]:  # the function spawned last: start its frame here
-        if site is not None:
-            site[0], site[1], site[2] = f, known[1], known[2]
-        free = known[1]
-        if free is None:
-            frame = known[2](f, args)
-        else:
-            frame = free.pop() if free else known[2]()
-            frame.func, frame.args = f, args
-        rt.frames += 1
-        return start_frame(rt, frame)
-    try:
-        frame = rt.frame_for_call(f, args, None)
-        if frame is not None:
-            kind = frame.prog.suspends
-            if kind is not None and kind._zir_coroutine:
-                if type(f) is FunctionType and hasattr(rt, "plain_frames"):
-                    _learn(rt, known, f, frame.prog, len(args))
-                    if site is not None:
-                        site[0], site[1], site[2] = known[0], known[1], known[2]
-                return start_frame(rt, frame)
-        if frame is not None and frame.prog.suspends is not None:
-            coro: Any = frame.prog.suspends(rt, frame)
-        elif frame is not None:
-            coro = rt.run(frame)  # a plain VM function that returns an awaitable
-        elif hasattr(rt, "host_call"):
-            coro = rt.host_call(f, args, None)
-        else:
-            coro = f(*args)
-        if not hasattr(type(coro), "send") or not hasattr(type(coro), "throw"):
-            if getattr(coro, "_asyncio_future_blocking", None) is not None:
-                return coro  # already a future: AWAIT waits for it
-            coro = get_awaitable(coro)
-    except BaseException as e:  # noqa: BLE001 -- kept for AWAIT, where the program raised it
-        if _is_fault(e) or isinstance(e, (KeyboardInterrupt, SystemExit)):
-            raise
-        return sched.failed(e)
-    return sched.start(coro)
-
-
-def _learn(rt: Any, known: list[Any], f: FunctionType, prog: Any, nargs: int) -> None:
-    """Remember register-VM coroutine function `f` as the one spawned last (`Scheduler.known`),
-    when its frames can be started without binding: `nargs` positional arguments, its parameters."""
-    if not (prog.spec.simple and prog.argcount == nargs):
-        known[0] = None
-        return
-    pool = prog.pool
-    if pool is not None:  # a pooled frame is popped from `free`, or the pool's `take` makes one
-        # (a leaf's frames come from `take` alone, which counts their uses: an empty list)
-        known[:] = f, _ALWAYS_EMPTY if prog.leaf else pool.free, pool.take, nargs
-    elif not prog.leaf:  # no pools: the program's maker makes the frame with its arguments
-        known[:] = f, None, rt.plain_frames(prog), nargs
-    else:  # (a leaf's record without pools is `activation`'s to make)
-        known[0] = None
-
-
-#: The free list `Scheduler.known` holds for a leaf program (never appended to).
-_ALWAYS_EMPTY: list[Any] = []
-
-
-def start_frame(rt: Any, frame: Any) -> Task:
-    """Start a VM coroutine's frame as a task: its first step runs here (the common trivial task
-    returns at once: no StopIteration), and a task that suspends keeps the frame and steps it
-    itself, without a coroutine object (nothing but the task could ever resume it)."""
-    sched = rt.scheduler
-    saved = rt.handled
-    rt.yielded = False
-    sched.spawned += 1
-    try:
-        if rt.profiler is None and getattr(rt, "pools", False) and not frame.prog.leaf:
-            value = rt.send_in(frame, frame.args, None, None)  # what first_step does for it
-        else:
-            value = rt.first_step(frame)
-    except StopIteration as stop:
-        err = RuntimeError("coroutine raised StopIteration")
-        err.__cause__ = stop
-        return _done(sched, None, err)
-    except BaseException as e:  # noqa: BLE001 -- the task's outcome, raised by AWAIT
-        if _is_fault(e) or isinstance(e, (KeyboardInterrupt, SystemExit)):
-            raise
-        return _done(sched, None, e)
-    finally:
-        own = rt.handled
-        rt.handled = saved
-    if not rt.yielded:
-        return _done(sched, value, None)
-    rt.yielded = False
-    if rt.profiler is not None:
-        rt.profiler.suspended(frame.prog.code.qualname or frame.prog.code.name)
-    free = sched.free
-    if free:
-        sched.reused += 1
-        task = free.pop()
-    else:
-        sched.made += 1
-        task = Task()
-        task._sched = sched
-    task._frame = frame  # stepped by the scheduler itself: no coroutine object (`Scheduler.step`)
-    task._handled = own if own is not saved else None
-    task._loop = asyncio._get_running_loop()
-    sched.suspends += 1
-    sched._wait(task, value)
-    return task
-
-
-def _done(sched: Scheduler, value: Any, exc: BaseException | None) -> Task:
-    """A task object that finished inside SPAWN with `value` (or `exc`)."""
-    free = sched.free
-    if free:
-        sched.reused += 1
-        task = free.pop()
-    else:
-        sched.made += 1
-        task = Task()
-        task._sched = sched
-    sched.eager += 1
-    task._state = _DONE
-    task._result = value
-    task._exc = exc
-    return task
-
-
-def spawn_handler(rt: Any, frame: Any, stack: list[Any], n: int) -> None:
-    """The stack VM's SPAWN n: [callable, a1..an] -> future."""
-    if n:
-        args = stack[-n:]
-        del stack[-n:]
-    else:
-        args = []
-    f = stack.pop()
-    stack.append(spawn(rt, f, args))
-
-
 def release_if_unshared(task: Any, refs: int) -> None:
     """Give a finished task back to its pool when only the `refs` references its caller knows of
     remain (the caller's own, counted by `sys.getrefcount`)."""
-    if type(task) is Task and task._state != _PENDING and _getrefcount(task) <= refs:
+    if type(task) is Task and task._state != PENDING and _getrefcount(task) <= refs:
         task._sched.release(task)
 
 

@@ -92,7 +92,7 @@ class InstrWriter:
 
     def spawn_site(self) -> str:
         """A new SPAWN site cache, a list bound to a fresh `_sp<N>` name: [VM coroutine function, its
-        pool's free list, its frame maker] (see `vm.tasks.spawn`)."""
+        pool's free list, its frame maker] (see `vm.spawn.spawn`)."""
         name = f"_sp{sum(1 for n in self.values if n.startswith('_sp'))}"
         self.values[name] = [None, None, None]
         return name

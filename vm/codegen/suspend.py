@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from vm.codegen.instrs import InstrWriter, Lines, _by_name
 from vm.generators import SENDS, SUSPEND, SUSPEND_NONE, await_step
-from vm.tasks import Task, spawn, start_frame
+from vm.spawn import spawn, start_frame
+from vm.tasks import Task
 from zir.ops import get_awaitable
 from zir.regcode import RInstr
 
