@@ -10,6 +10,7 @@ the host's view of a VM generator, re-entrancy, and refusal of async generators.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import sys
 from pathlib import Path
@@ -892,3 +893,31 @@ def test_the_for_loop_leaves_the_generator_as_the_program_sees_it() -> None:
     assert machine.run(body) == [True, (3, False), (2, False), (1, False), False]
     g = machine.run(countdown, 2)
     assert list(g) == [2, 1] and next(g, "end") == "end"
+
+
+@pytest.mark.parametrize("mode", ["stack", "register"])
+def test_a_collected_generator_leaves_the_interrupted_runs_marks(mode: str) -> None:
+    # the collector may finalize a suspended generator in the middle of another run (between a
+    # suspension and its resumer's check of `yielded`, or while an exception propagates)
+    log: list[Any] = []
+
+    def counting() -> Any:
+        try:
+            yield 1
+            yield 2
+        finally:
+            log.append("closed")
+
+    machine = vm.VM(mode=mode)
+    g = machine.run(counting)
+    assert next(g) == 1
+    rt = machine._runtime
+    marker = KeyError("in flight")
+    rt.yielded = True
+    if mode == "register":
+        rt.raised, rt.raised_ctx = marker, None
+    del g
+    gc.collect()
+    assert log == ["closed"] and rt.yielded is True
+    if mode == "register":
+        assert rt.raised is marker

@@ -43,8 +43,8 @@ from zir.bytecode.code import COROUTINE, GENERATOR, Code
 from zir.ops import get_awaitable
 
 __all__ = ["CONTINUE", "NO_FRAMES", "SENDS", "SUSPEND", "SUSPEND_NONE", "Resume", "VMCoroutine",
-           "VMGenerator", "advance", "await_step", "items", "kind_of", "resume_with", "step_await",
-           "step_yield", "step_yield_from", "throw_value"]
+           "VMGenerator", "advance", "await_step", "finalize", "items", "kind_of", "resume_with",
+           "step_await", "step_yield", "step_yield_from", "throw_value"]
 
 
 class _Marker:
@@ -215,6 +215,21 @@ def advance(rt: Any, frame: Any, started: bool, value: Any, exc: BaseException |
     return value, (now if now is not outer else None)
 
 
+def finalize(rt: Any, close: Any) -> None:
+    """Call `close()`, a finalizer's closing of a suspended frame. The collector runs finalizers
+    at any point of a run, even between a frame's suspension and its resumer reading
+    `rt.yielded`, or while an exception propagates (register mode's `raised` marks): those marks
+    are the interrupted run's again afterwards."""
+    yielded = rt.yielded
+    raised = getattr(rt, "raised", None), getattr(rt, "raised_ctx", None)
+    try:
+        close()
+    finally:
+        rt.yielded = yielded
+        if hasattr(rt, "raised"):
+            rt.raised, rt.raised_ctx = raised
+
+
 # -- the objects ------------------------------------------------------------------------------------
 
 _CREATED, _SUSPENDED, _RUNNING, _CLOSED = range(4)
@@ -334,7 +349,7 @@ class _Suspendable:
         # CPython finalizes a suspended generator by closing it (`_PyGen_Finalize`), so its
         # `finally` blocks run; an error there is reported as unraisable, as CPython reports it.
         if self._state == _SUSPENDED:
-            self.close()
+            finalize(self._rt, self.close)
 
     # -- running the frame -------------------------------------------------------------------------
 

@@ -212,23 +212,19 @@ class Task:
         # suspended coroutine (`_PyGen_Finalize`): GeneratorExit where it stopped, so its
         # `finally` blocks run; an error there is reported as unraisable
         if self._frame is not None and self._state == PENDING:
-            self._close_frame()
+            _finalize(self._sched.rt, self._close_frame)
 
     def _close_frame(self) -> None:
-        """Throw GeneratorExit into the task's suspended frame (`coroutine.close`). The collector
-        may call this between a run's suspension and its resumer reading `rt.yielded`: the flag
-        is the interrupted run's again afterwards."""
+        """Throw GeneratorExit into the task's suspended frame (`coroutine.close`)."""
         frame, self._frame = self._frame, None
         rt = self._sched.rt
-        outer = rt.yielded
         try:
             _advance(rt, frame, True, None, GeneratorExit(), self._handled)
         except (GeneratorExit, StopIteration):
             return
         finally:
             self._handled = None
-            ignored, rt.yielded = rt.yielded, outer
-        if ignored:
+        if rt.yielded:
             raise RuntimeError("coroutine ignored GeneratorExit")
 
 
@@ -423,14 +419,16 @@ class Scheduler:
 
 
 def _late_imports() -> None:
-    """vm.generators imports this module; its `advance` is bound here once both are loaded."""
-    global _advance
-    from vm.generators import advance
+    """vm.generators imports this module; its `advance` and `finalize` are bound here once both
+    are loaded."""
+    global _advance, _finalize
+    from vm.generators import advance, finalize
 
-    _advance = advance
+    _advance, _finalize = advance, finalize
 
 
 _advance: Any = None
+_finalize: Any = None
 
 
 def is_fault(exc: BaseException) -> bool:
