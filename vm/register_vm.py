@@ -35,10 +35,11 @@ from vm.binding import ParamSpec, bind
 from vm.codegen import RETURN, Generated, Variant, build, generate_checked, namespace
 from vm.codegen.suspend import SUSPEND  # also registers the suspending rows' source forms
 from vm.compiler import Compiler, Program
-from vm.generators import NO_FRAMES, kind_of
+from vm.generators import kind_of
 from vm.pools import FramePool
 from vm.runtime import FRAME_BUILTINS, Runtime, VMFault, VMFunction, VMLimitError
 from vm.semantics import call_while_handling, set_context
+from vm.suspension import NO_FRAMES
 from zir.bytecode.code import Code
 from zir.errors import VMError, ZirError
 from zir.ir import UNBOUND, Function

@@ -29,7 +29,7 @@ from typing import Any
 from vm.binding import ParamSpec
 from vm.compiler import Program
 from vm.frame import Frame
-from vm.generators import CONTINUE, kind_of, step_await, step_yield, step_yield_from
+from vm.generators import kind_of
 from vm.runtime import FRAME_BUILTINS, Runtime, VMFault, VMFunction
 from vm.semantics import (
     MISSING,
@@ -41,6 +41,7 @@ from vm.semantics import (
 )
 from vm.spawn import spawn_handler
 from vm.stack_ops import SLOW_HANDLERS, name_error, unbound_deref, unbound_local
+from vm.suspension import CONTINUE, step_await, step_yield, step_yield_from
 from zir.bytecode.code import Code
 from zir.errors import VMError
 from zir.ir import UNBOUND
@@ -126,7 +127,7 @@ _SIMPLE_KINDS = {
 }
 
 
-#: The suspending operations (vm/generators.py): their step functions.
+#: The suspending operations (vm/suspension.py): their step functions.
 _SUSPENDING = {"YIELD_VALUE": step_yield, "YIELD_FROM": step_yield_from, "AWAIT": step_await}
 
 #: Jumps on identity with a marker: kind and marker.

@@ -70,7 +70,7 @@ class Task:
         # `_reset`'s fields, set here without the call (a task object is made per suspending task)
         self._coro = None
         #: A VM coroutine's frame the task steps itself (no coroutine object), and the exception
-        #: that frame was handling when it last suspended (see `vm.generators.advance`).
+        #: that frame was handling when it last suspended (see `vm.suspension.advance`).
         self._frame: Any = None
         self._handled: BaseException | None = None
         self._state = PENDING
@@ -419,10 +419,10 @@ class Scheduler:
 
 
 def _late_imports() -> None:
-    """vm.generators imports this module; its `advance` and `finalize` are bound here once both
+    """vm.suspension imports this module; its `advance` and `finalize` are bound here once both
     are loaded."""
     global _advance, _finalize
-    from vm.generators import advance, finalize
+    from vm.suspension import advance, finalize
 
     _advance, _finalize = advance, finalize
 

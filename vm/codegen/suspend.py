@@ -2,7 +2,7 @@
 
 A register-VM frame is a Python generator that yields call requests `(callee, args, kwargs)` to the
 trampoline (`vm.register_vm.execute`). Suspending the VM frame is one more request, whose callee is
-the `vm.generators.SUSPEND` marker: the trampoline hands the value to whoever resumed the frame (a
+the `vm.suspension.SUSPEND` marker: the trampoline hands the value to whoever resumed the frame (a
 VM generator's `send`, vm/generators.py), and the next `send`/`throw` into the frame resumes right
 after the `yield`, so a thrown exception is caught by the block's handler like any other.
 
@@ -19,8 +19,8 @@ Importing this module registers these forms with `vm.codegen.instrs` (the regist
 from __future__ import annotations
 
 from vm.codegen.instrs import InstrWriter, Lines, _by_name
-from vm.generators import SENDS, SUSPEND, SUSPEND_NONE, await_step
 from vm.spawn import spawn, start_frame
+from vm.suspension import SENDS, SUSPEND, SUSPEND_NONE, await_step
 from vm.tasks import Task
 from zir.ops import get_awaitable
 from zir.regcode import RInstr
