@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vm.register_vm import RegProgram, RFrame
+    from vm.register_vm import RegProgram
+    from vm.trampoline import RFrame
 
 __all__ = ["DEFAULT_CAP", "FramePool", "pool_stats"]
 
@@ -96,11 +97,11 @@ _RFrame: Any = None
 
 
 def _rframe_type() -> type[RFrame]:
-    """`vm.register_vm.RFrame`, imported on first use (that module imports this one); kept here
+    """`vm.trampoline.RFrame`, imported on first use (vm.register_vm imports this module); kept here
     because an import statement in `make` costs about a microsecond per new frame."""
     global _RFrame
     if _RFrame is None:
-        from vm.register_vm import RFrame
+        from vm.trampoline import RFrame
 
         _RFrame = RFrame
     return _RFrame

@@ -44,7 +44,8 @@ from zir.ir import UNBOUND
 from zir.ops import EXHAUSTED
 
 if TYPE_CHECKING:
-    from vm.register_vm import RegisterRuntime, RFrame
+    from vm.register_vm import RegisterRuntime
+    from vm.trampoline import RFrame
 
 __all__ = ["HELPERS", "RETURN", "namespace"]
 
@@ -250,7 +251,7 @@ def _bound(rt: RegisterRuntime) -> dict[str, Callable[..., Any]]:
                 entry = _HOST
             elif prog.suspends is None and prog.simple and prog.argcount == nargs:
                 if prog.leaf:
-                    from vm.register_vm import RFrame
+                    from vm.trampoline import RFrame
 
                     rec = RFrame()
                     rec.prog, rec.func, rec.args, rec.gen, rec.send, rec.ret = prog, f, (), None, None, None

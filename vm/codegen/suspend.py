@@ -1,7 +1,7 @@
 """Python source for the register-code rows that suspend a frame or start a task.
 
 A register-VM frame is a Python generator that yields call requests `(callee, args, kwargs)` to the
-trampoline (`vm.register_vm.execute`). Suspending the VM frame is one more request, whose callee is
+trampoline (`vm.trampoline.execute`). Suspending the VM frame is one more request, whose callee is
 the `vm.suspension.SUSPEND` marker: the trampoline hands the value to whoever resumed the frame (a
 VM generator's `send`, vm/generators.py), and the next `send`/`throw` into the frame resumes right
 after the `yield`, so a thrown exception is caught by the block's handler like any other.
