@@ -25,6 +25,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import test_constructs  # noqa: E402
+from test_register_vm import irreducible  # noqa: E402
 
 from tools.kernels import KERNELS  # noqa: E402
 
@@ -461,21 +462,6 @@ def test_kernels_derive_every_block_count(name: str, level: str, monkeypatch: py
     for fn in sorted(reference):
         assert derived[fn].block_counts_derived() == reference[fn].block_counts_derived(), fn
         assert derived[fn].edge_counts() == reference[fn].edge_counts(), fn
-
-
-def irreducible() -> Any:
-    """Entry branches into both blocks of a two-block cycle: no natural loop (no block of the
-    cycle dominates the other)."""
-    from zir.regcode import Imm, RBlock, Reg, RegCode, RInstr
-
-    return RegCode("hand", params=[0, 1], nregs=2, param_names=["p0", "p1"], blocks=[
-        RBlock("entry", [RInstr("cbr", None, (Reg(0),), targets=(1, 2))]),
-        RBlock("a", [RInstr("add", Reg(1), (Reg(1), Imm(1))), RInstr("cbr_lt", None, (Reg(1), Imm(5)),
-                                                                       targets=(2, 3))]),
-        RBlock("b", [RInstr("add", Reg(1), (Reg(1), Imm(10))), RInstr("cbr_lt", None, (Reg(1), Imm(50)),
-                                                                        targets=(1, 3))]),
-        RBlock("exit", [RInstr("ret", None, (Reg(1),))]),
-    ])
 
 
 def run_plan(rc: Any, plan_counters: Any, structured: bool, calls: list[tuple[Any, ...]],

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ if __package__ in (None, ""):  # run as `python tools/bench_generators.py`: make
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import vm  # noqa: E402
+from tools.bench_async import median_times  # noqa: E402
 
 CONFIGS = (("register", "register O2"), ("stack", "stack O2"))
 
@@ -115,13 +114,7 @@ def bench(n: int, repeat: int) -> dict[str, dict[str, float]]:
             if m.run(fn, n) != expected:
                 raise AssertionError(f"{name} on {label} computed a different result")
             runners[label] = (lambda m=m, fn=fn: m.run(fn, n))
-        times: dict[str, list[float]] = {k: [] for k in runners}
-        for _ in range(repeat):
-            for k, run in runners.items():
-                t0 = time.perf_counter()
-                run()
-                times[k].append(time.perf_counter() - t0)
-        med = {k: statistics.median(ts) for k, ts in times.items()}
+        med = median_times(runners, repeat)
         row = {"host_us_per_item": med["host"] / n * 1e6}
         for label in machines:
             row[f"{label} x host"] = med[label] / med["host"]
