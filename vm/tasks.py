@@ -100,10 +100,6 @@ class Task:
 
     # -- AWAIT's fast path -------------------------------------------------------------------------
 
-    def _zir_ready(self) -> bool:
-        """Done (result, exception or cancelled): AWAIT need not suspend."""
-        return self._state != PENDING
-
     def _zir_take(self) -> Any:
         """The result for AWAIT (or raise the task's exception)."""
         self._sched.fast_path += 1
