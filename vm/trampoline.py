@@ -173,10 +173,9 @@ def execute(rt: RegisterRuntime, entry: RFrame, host_exc: BaseException | None) 
             except BaseException as e:
                 if isinstance(e, VMFault):
                     raise
-                if type(e) is RuntimeError and e.__traceback__.tb_next is None:  # type: ignore[union-attr]
-                    escaped = unconverted(e)
-                    e = escaped
-                rt.propagating(e)
+                out = rt.leaving(e)  # (marked; PEP 479's RuntimeError undone)
+                if out is not e:
+                    escaped = e = out
                 if profiled:
                     rt.profiler.left(frame.prog, e)
                 if not frames:
